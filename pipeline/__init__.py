@@ -1,0 +1,4 @@
+"""Shared torch core for the GAN / WGAN / AVB comparison pipeline.
+
+No CLI and no decisions about where files go: `stages/` owns those.
+"""

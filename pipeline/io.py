@@ -1,0 +1,47 @@
+"""Atomic writers: a crash mid-write never leaves a half-written output behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def _atomic(path: Path, write) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)  # atomic on POSIX: readers see the old file or the new one
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    _atomic(path, lambda f: f.write(text.encode()))
+
+
+def write_json(path: Path, obj: Any) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+def save_torch(path: Path, obj: Any) -> None:
+    """torch.save through a temp file; keep `obj` to tensors and plain types so
+    that :func:`load_torch` can use ``weights_only=True``."""
+    _atomic(path, lambda f: torch.save(obj, f))
+
+
+def load_torch(path: Path, map_location: str | torch.device = "cpu") -> Any:
+    # weights_only: a checkpoint is data, never code to execute.
+    return torch.load(path, map_location=map_location, weights_only=True)

@@ -1,0 +1,122 @@
+"""Networks: MLPs for 2D points and flattened images, DCGAN-style convnets for 28x28.
+
+Discriminators and critics carry no BatchNorm: a WGAN critic's output must
+be a function of each sample alone (the Lipschitz argument is per sample, and
+Gulrajani et al. 2017 drop it for the same reason), and without it real and
+fake batches can go through one forward call.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+from torch import Tensor, nn
+
+from .config import NetParams
+
+
+def mlp(sizes: list[int], batchnorm: bool = False, out_act: Optional[nn.Module] = None) -> nn.Sequential:
+    """Linear layers with LeakyReLU(0.2) between them; BatchNorm on every hidden
+    layer but the first when asked (the layout of PyTorch-GAN's MLP generators)."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:  # hidden layer
+            if batchnorm and i > 0:
+                layers.append(nn.BatchNorm1d(b))
+            layers.append(nn.LeakyReLU(0.2, inplace=True))
+    if out_act is not None:
+        layers.append(out_act)
+    return nn.Sequential(*layers)
+
+
+class Generator(nn.Module):
+    """z (B, z_dim) -> sample (B, *shape). Images end in tanh ([-1, 1]); points are unbounded."""
+
+    def __init__(self, p: NetParams, shape: tuple[int, ...], images: bool, in_dim: Optional[int] = None):
+        super().__init__()
+        self.shape = tuple(shape)
+        in_dim = in_dim or p.z_dim
+        out_act = nn.Tanh() if images else None
+        if p.arch == "dcgan":
+            self.body = _dcgan_generator(in_dim, p.width, out_act)
+        else:
+            self.body = mlp([in_dim, *p.g_hidden, math.prod(shape)], p.g_batchnorm, out_act)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.body(z).view(len(z), *self.shape)
+
+
+class Scorer(nn.Module):
+    """x (B, *shape) [and an optional code c (B, k)] -> one real number per sample (B,).
+
+    Serves as GAN discriminator (logits), WGAN critic (scores, no sigmoid),
+    AVB adversary T(x, z) (with c = z), and, with `out_dim`, as encoder.
+    """
+
+    def __init__(self, p: NetParams, shape: tuple[int, ...], extra_dim: int = 0, out_dim: int = 1):
+        super().__init__()
+        self.out_dim = out_dim
+        if p.arch == "dcgan":
+            self.features = _dcgan_features(p.width)  # (B, 2w * 7 * 7)
+            feat_dim = 2 * p.width * 7 * 7
+            self.head = mlp([feat_dim + extra_dim, *p.d_hidden[-1:], out_dim])
+        else:
+            self.features = nn.Flatten()
+            self.head = mlp([math.prod(shape) + extra_dim, *p.d_hidden, out_dim])
+
+    def forward(self, x: Tensor, c: Optional[Tensor] = None) -> Tensor:
+        h = self.features(x)
+        if c is not None:
+            h = torch.cat([h, c], 1)
+        out = self.head(h)
+        return out.squeeze(1) if self.out_dim == 1 else out
+
+
+def _dcgan_generator(z_dim: int, w: int, out_act: Optional[nn.Module]) -> nn.Sequential:
+    layers: list[nn.Module] = [
+        nn.Linear(z_dim, 2 * w * 7 * 7),
+        nn.BatchNorm1d(2 * w * 7 * 7),
+        nn.ReLU(inplace=True),
+        nn.Unflatten(1, (2 * w, 7, 7)),  # state: (2w) x 7 x 7
+        nn.ConvTranspose2d(2 * w, w, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(w),
+        nn.ReLU(inplace=True),  # state: w x 14 x 14
+        nn.ConvTranspose2d(w, 1, 4, 2, 1),  # state: 1 x 28 x 28
+    ]
+    if out_act is not None:
+        layers.append(out_act)
+    return nn.Sequential(*layers)
+
+
+def _dcgan_features(w: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(1, w, 4, 2, 1),
+        nn.LeakyReLU(0.2, inplace=True),  # state: w x 14 x 14
+        nn.Conv2d(w, 2 * w, 4, 2, 1),
+        nn.LeakyReLU(0.2, inplace=True),  # state: (2w) x 7 x 7
+        nn.Flatten(),
+    )
+
+
+class GaussianDecoder(nn.Module):
+    """p(x|z) = N(x; G(z), diag(sigma^2)), sigma a learned per-dimension vector floored at min_std.
+
+    The floor keeps the likelihood bounded on pixels that never vary (the
+    corners of a digit), where a free sigma would shrink to zero.
+    """
+
+    def __init__(self, p: NetParams, shape: tuple[int, ...], images: bool, min_std: float):
+        super().__init__()
+        self.mean = Generator(p, shape, images)
+        self.raw_log_std = nn.Parameter(torch.zeros(*shape))
+        self.log_min_std = math.log(min_std)
+
+    def log_std(self) -> Tensor:
+        # softplus floor: smooth, and exactly log(min_std) as raw -> -inf
+        return self.log_min_std + nn.functional.softplus(self.raw_log_std - self.log_min_std)
+
+    def forward(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        return self.mean(z), self.log_std()

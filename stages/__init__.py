@@ -1,0 +1,1 @@
+"""Typer commands, one module per DVC stage; thin over `pipeline/`."""

@@ -1,0 +1,13 @@
+"""Root command: `python -m stages --help` lists the stages."""
+
+import typer
+
+from . import bench, prepare, train
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app.command("prepare", no_args_is_help=True)(prepare.main)
+app.command("train", no_args_is_help=True)(train.main)
+app.command("bench")(bench.main)
+
+if __name__ == "__main__":
+    app()
