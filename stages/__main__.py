@@ -8,6 +8,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 app.command("prepare", no_args_is_help=True)(prepare.main)
 app.command("train", no_args_is_help=True)(train.main)
 app.command("bench")(bench.main)
+# evaluation, plots, report (issue 3)
+# theory (issue 4)
 
 if __name__ == "__main__":
     app()
