@@ -1,0 +1,49 @@
+"""Shared fixtures: tiny params, the shared MNIST copy, a scratch repo copy."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+# The real MNIST files live beside the checkout (../shared/data/mnist); the
+# pipeline itself never knows this path, only the tests do.
+SHARED_MNIST = Path(os.environ.get("MNIST_DIR", REPO.parent / "shared" / "data" / "mnist"))
+
+
+@pytest.fixture
+def mnist_dir(tmp_path: Path) -> Path:
+    if not (SHARED_MNIST / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"no MNIST copy at {SHARED_MNIST}")
+    dst = tmp_path / "mnist"
+    shutil.copytree(SHARED_MNIST, dst)
+    return dst
+
+
+def venv_env() -> dict:
+    """Environment where `python` and `dvc` are this interpreter's (DVC stages call `python`)."""
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env["PYTHONPATH"] = ""  # the copy's own packages, from its working directory
+    return env
+
+
+def copy_repo(dst: Path) -> Path:
+    """A fresh git + DVC repository holding the tracked sources of this one (no outputs)."""
+    ignore = shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.egg-info", ".pytest_cache", "models",
+                                    "prepared", "raw", "cache", "tmp", ".dvc_cache")
+    shutil.copytree(REPO, dst, ignore=ignore)
+    for p in ("dvc.lock",):
+        (dst / p).unlink(missing_ok=True)
+    run = lambda *a: subprocess.run(a, cwd=dst, check=True, capture_output=True, env=venv_env())
+    run("git", "init", "-q")
+    run("git", "config", "user.email", "test@example.com")
+    run("git", "config", "user.name", "test")
+    run("git", "add", "-A")
+    run("git", "commit", "-qm", "copy")
+    return dst

@@ -1,0 +1,121 @@
+"""Step objects and the one training loop, on tiny nets and data."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from pipeline import io, losses
+from pipeline.config import Params, ParamsError
+from pipeline.data import DataMeta
+from pipeline.models import AVB, WGAN, build
+from pipeline.train import checkpoint, fit, model_config, restore
+
+POINTS = DataMeta("ring8", "points", (2,), 256, 64)
+IMAGES = DataMeta("digits", "images", (1, 8, 8), 256, 64, levels=16, num_classes=10)
+
+
+def tiny(**over) -> Params:
+    raw = {"net": {"z_dim": 4, "g_hidden": [16], "d_hidden": [16]}, "train": {"log_every": 5, "snapshots": 2}}
+    for section, vals in over.items():
+        raw[section] = vals if not isinstance(vals, dict) else raw.get(section, {}) | vals
+    return Params.model_validate(raw)
+
+
+@pytest.mark.parametrize("model", ["gan", "wgan", "avb", "vae"])
+@pytest.mark.parametrize("meta", [POINTS, IMAGES], ids=["points", "images"])
+def test_every_model_trains_and_round_trips(model, meta, tmp_path: Path):
+    params = tiny(**{model: {"steps": 6, "batch_size": 8}})
+    torch.manual_seed(0)
+    step = build(model, params, meta)
+    data = torch.randn(64, *meta.shape).clamp(-1, 1)
+    res = fit(step, data, 6, log_every=5, n_snapshots=2, progress=False)
+    assert res.ok and res.steps_done == 6
+    assert [r["step"] for r in res.rows] == [5, 6]
+    assert [s["step"] for s in res.snapshots] == [3, 6]
+    # checkpoint: plain data, loadable with weights_only=True, rebuilds the same sampler
+    path = tmp_path / "m.pt"
+    io.save_torch(path, checkpoint(step, res, model_config(model, params)))
+    again = restore(io.load_torch(path))
+    g = lambda: torch.Generator().manual_seed(1)
+    torch.testing.assert_close(again.sample(5, g()), step.eval().sample(5, g()))
+    assert again.sample(5, g()).shape == (5, *meta.shape)
+
+
+def test_clipping_holds_for_every_critic_parameter_after_each_step():
+    params = tiny(wgan={"lr": 0.5, "optimizer": "adam", "batch_size": 16}, clip=0.02)  # big steps push weights out
+    step: WGAN = build("wgan", params, POINTS)
+    data = torch.randn(128, 2) * 3
+    c = torch.tensor(0.02)
+    for _ in range(3):
+        step.inner(data[:16])
+        for name, p in step.D.named_parameters():
+            assert (p.abs() <= c).all(), name
+    assert any((p.abs() == c).any() for p in step.D.parameters())  # the bound was actually hit
+
+
+def test_reference_schedule():
+    step = build("wgan", tiny(wgan={"reference_schedule": True, "n_critic": 5}), POINTS)
+    assert [step.inner_count(i) for i in (0, 24, 25, 499, 500, 501)] == [100, 100, 5, 5, 100, 5]
+    plain = build("wgan", tiny(), POINTS)
+    assert {plain.inner_count(i) for i in range(600)} == {5}
+
+
+def test_divergence_stops_with_the_exact_step():
+    step = build("gan", tiny(), POINTS)
+    real_outer = step.outer
+    calls = {"n": 0}
+
+    def outer(x):
+        calls["n"] += 1
+        logs = real_outer(x)
+        if calls["n"] == 13:
+            logs["g_loss"] = torch.tensor(float("nan"))
+        return logs
+
+    step.outer = outer
+    res = fit(step, torch.randn(64, 2), 50, log_every=5, n_snapshots=10, progress=False)
+    assert res.status == "diverged"
+    assert res.message == "gan: g_loss became nan at generator step 13"
+    assert res.steps_done == 10  # the last step whose losses were all finite and logged
+    assert all(s["step"] <= 10 for s in res.snapshots)
+    assert calls["n"] == 15  # stopped at the log row that saw it, not at the end
+
+
+def test_dcgan_only_for_28x28():
+    with pytest.raises(ParamsError, match="dcgan"):
+        build("gan", tiny(net={"arch": "dcgan"}), IMAGES)
+    mnist = DataMeta("mnist", "images", (1, 28, 28), 10, 10, levels=255)
+    step = build("wgan", tiny(net={"arch": "dcgan", "width": 8}), mnist)
+    assert step.sample(3).shape == (3, 1, 28, 28)
+
+
+def test_avb_adversary_learns_the_log_density_ratio():
+    """AVB Proposition 1: T* = log q(z|x) - log p(z), checked where both are Gaussian.
+
+    x ~ N(0, 1) in 1-D, a fixed encoder q(z|x) = N(a x, s^2), prior N(0, 1):
+    T*(x, z) = log N(z; a x, s^2) - log N(z; 0, 1), and E_q[T*] = KL(q || p).
+    """
+    torch.manual_seed(0)
+    a, s = 0.8, 0.5
+    meta = DataMeta("toy", "points", (1,), 0, 0)
+    params = tiny(net={"z_dim": 1, "d_hidden": [64, 64]}, avb={"adversary_lr": 3e-3})
+    avb: AVB = build("avb", params, meta)
+    avb.encode = lambda x: a * x + s * torch.randn_like(x)  # the known black-box encoder
+    for _ in range(1500):
+        avb.inner(torch.randn(256, 1))
+
+    x = torch.randn(4000, 1)
+    z = avb.encode(x)
+    log_q = -0.5 * ((z - a * x) / s) ** 2 - math.log(s) - 0.5 * math.log(2 * math.pi)
+    t_star = (log_q - (-0.5 * z**2 - 0.5 * math.log(2 * math.pi))).squeeze(1)
+    with torch.no_grad():
+        t = avb.T(x, z)
+    kl = math.log(1 / s) + (s**2 + a**2 * 1.0) / 2 - 0.5  # E_x KL(N(ax, s^2) || N(0, 1)), E[x^2] = 1
+    assert t_star.mean().item() == pytest.approx(kl, rel=0.05)  # the sample itself is right
+    assert t.mean().item() == pytest.approx(kl, rel=0.10)  # E_q[T] estimates the KL term
+    assert torch.corrcoef(torch.stack([t, t_star]))[0, 1].item() > 0.95
+    assert (t - t_star).abs().median().item() < 0.2
