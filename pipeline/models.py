@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from . import losses
-from .config import AvbParams, GanParams, NetParams, Params, VaeParams, WganParams
+from .config import AvbParams, GanParams, NetParams, Params, ParamsError, VaeParams, WganParams
 from .data import DataMeta
 from .nets import GaussianDecoder, Generator, Scorer
 
@@ -276,8 +276,6 @@ def build(model: str, params: Params, meta: DataMeta) -> Step:
     if model not in builders:
         raise ValueError(f"unknown model {model!r}; choose from {sorted(builders)}")
     if params.net.arch == "dcgan" and tuple(meta.shape) != (1, 28, 28):
-        from .config import ParamsError
-
         raise ParamsError(f"params.yaml: net.arch = 'dcgan' needs 28x28 images; {meta.name} has shape {meta.shape}")
     return builders[model]()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import pandas as pd
+import torch
 import typer
 
 from pipeline import data as data_lib
@@ -41,6 +42,7 @@ def main(
     try:
         device = resolve_device(params.device)
         prepared = data_lib.load_prepared(prepared_dir(dataset.value))
+        torch.manual_seed(params.seed)  # weight init, so a rerun reproduces the same nets
         step = build(model.value, params, prepared.meta).to(device)
     except (ParamsError, data_lib.DataError) as e:
         raise fail(str(e)) from None
