@@ -1,0 +1,181 @@
+"""Feature extractors for Frechet distances: pytorch-fid's InceptionV3, and a
+small domain classifier that works offline.
+
+Inception weights are looked up, never assumed: a path from params, then the
+`FID_WEIGHTS` environment variable, then torch hub's cache (where
+pytorch-fid's own download puts them), then that download. When none works
+the caller gets the reason and where to put the file, not an exception.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+FID_WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+                   "pt_inception-2015-12-05-6726825d.pth")  # pytorch_fid.inception.FID_WEIGHTS_URL
+FID_WEIGHTS_NAME = FID_WEIGHTS_URL.rsplit("/", 1)[1]
+WEIGHTS_ENV = "FID_WEIGHTS"
+INCEPTION_DIMS = (64, 192, 768, 2048)  # pytorch-fid's InceptionV3.BLOCK_INDEX_BY_DIM
+
+
+# --- the domain classifier ---------------------------------------------------------
+
+
+class Classifier(nn.Module):
+    """MLP on flattened images: D -> hidden -> features -> classes.
+
+    The Frechet distance is taken on the `features` layer (after its
+    nonlinearity), the analogue of Inception's pool3 for a small data set.
+    LeakyReLU, not ReLU: a dead unit would give a zero-variance feature.
+    """
+
+    def __init__(self, in_dim: int, hidden: int, features: int, classes: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(in_dim, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, features),
+            nn.LeakyReLU(0.2),
+        )
+        self.head = nn.Linear(features, classes)
+
+    def features(self, x: Tensor) -> Tensor:
+        return self.body(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.body(x))
+
+
+def train_classifier(x: Tensor, y: Tensor, clf: Classifier, *, epochs: int, batch_size: int, lr: float,
+                     seed: int) -> Classifier:
+    """Cross-entropy with Adam over `epochs` passes of shuffled mini-batches (x in model space)."""
+    gen = torch.Generator(device=x.device).manual_seed(seed)
+    opt = torch.optim.Adam(clf.parameters(), lr=lr)
+    clf.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(x), generator=gen, device=x.device)
+        for idx in order.split(batch_size):
+            loss = nn.functional.cross_entropy(clf(x[idx]), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    return clf.eval()
+
+
+@torch.no_grad()
+def accuracy(clf: Classifier, x: Tensor, y: Tensor, batch_size: int = 4096) -> float:
+    clf.eval()
+    right = sum(int((clf(xb).argmax(1) == yb).sum()) for xb, yb in zip(x.split(batch_size), y.split(batch_size)))
+    return right / len(x)
+
+
+@torch.no_grad()
+def classifier_features(clf: Classifier, x: Tensor, batch_size: int = 4096) -> np.ndarray:
+    """(N, features) float64 activations for x in model space."""
+    clf.eval()
+    return torch.cat([clf.features(xb).double().cpu() for xb in x.split(batch_size)]).numpy()
+
+
+# --- pytorch-fid's Inception -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WeightsLookup:
+    path: Optional[Path]  # None when no usable file was found
+    reason: str  # why not, and where to put the file; "" when found
+    source: str = ""  # params / env / cache / download
+
+
+def hub_weights_path() -> Path:
+    """Where torch hub (and so pytorch-fid) caches the FID Inception weights."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / FID_WEIGHTS_NAME
+
+
+def _where_to_put() -> str:
+    return (f"put {FID_WEIGHTS_NAME} (from {FID_WEIGHTS_URL}) at {hub_weights_path()}, "
+            f"or set eval.inception.weights or ${WEIGHTS_ENV} to its path")
+
+
+def find_inception_weights(configured: Optional[str], download: bool, timeout_s: float = 20.0) -> WeightsLookup:
+    """The weights file from params, $FID_WEIGHTS, the hub cache, or a download (in that order)."""
+    for source, value in (("params", configured), ("env", os.environ.get(WEIGHTS_ENV))):
+        if value:
+            path = Path(value).expanduser()
+            if path.is_file():
+                return WeightsLookup(path, "", source)
+            what = "eval.inception.weights" if source == "params" else f"${WEIGHTS_ENV}"
+            return WeightsLookup(None, f"{what} = {value} is not a file; {_where_to_put()}", source)
+    cached = hub_weights_path()
+    if cached.is_file():
+        return WeightsLookup(cached, "", "cache")
+    if not download:
+        return WeightsLookup(None, f"Inception weights not found and download disabled; {_where_to_put()}")
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout_s)  # an offline machine must not hang the pipeline
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(FID_WEIGHTS_URL, str(cached), progress=False)
+        return WeightsLookup(cached, "", "download")
+    except Exception as e:  # any network failure is a reason to report, not to crash
+        cached.unlink(missing_ok=True)
+        return WeightsLookup(None, f"download failed ({type(e).__name__}: {e}); {_where_to_put()}")
+    finally:
+        socket.setdefaulttimeout(old)
+
+
+def sha256_prefix(path: Path, n: int = 8) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:n]
+
+
+def load_inception(weights: Path, dims: int, device: torch.device | str = "cpu") -> nn.Module:
+    """pytorch-fid's `InceptionV3` for `dims` features, in eval mode, weights read from `weights`.
+
+    pytorch-fid always fetches its weights through `load_state_dict_from_url`
+    (cache or download); patching that one call for the constructor is what
+    lets an offline machine use a file anywhere. `load_state_dict` is strict,
+    so a file that is not this network's weights is refused.
+    """
+    from unittest import mock
+
+    import pytorch_fid.inception as fid_inception
+
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    with mock.patch.object(fid_inception, "load_state_dict_from_url", lambda *a, **k: state):
+        net = fid_inception.InceptionV3([fid_inception.InceptionV3.BLOCK_INDEX_BY_DIM[dims]])
+    return net.to(device).eval()
+
+
+@torch.no_grad()
+def inception_features(model: nn.Module, images: Tensor, batch_size: int = 50) -> np.ndarray:
+    """(N, dims) activations of pytorch-fid's InceptionV3 for images (N, C, H, W) in [0, 1].
+
+    In memory, what `pytorch_fid.fid_score.get_activations` does for files:
+    grayscale is repeated to 3 channels (PIL's convert('RGB')), the model
+    resizes to 299x299 itself, and maps below 1x1 are average-pooled.
+    """
+    model.eval()
+    dev = next(model.parameters()).device
+    out = []
+    for xb in images.split(batch_size):
+        xb = xb.to(dev, torch.float32)
+        if xb.shape[1] == 1:
+            xb = xb.expand(-1, 3, -1, -1)
+        pred = model(xb)[0]
+        if pred.shape[2] != 1 or pred.shape[3] != 1:
+            pred = nn.functional.adaptive_avg_pool2d(pred, (1, 1))
+        out.append(pred.flatten(1).double().cpu())
+    return torch.cat(out).numpy()

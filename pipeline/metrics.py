@@ -1,0 +1,192 @@
+"""Evaluation metrics as small pure functions, each with its formula and paper.
+
+Arrays in, numbers out: numpy float64 (pytorch-fid and POT work in numpy).
+Nothing here knows about models, files or params; `pipeline.evaluate` feeds
+them samples and features.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+
+class SampleSizeError(ValueError):
+    """Too few samples for the feature dimension; the message says what to change."""
+
+
+# --- Frechet distance (FID) ------------------------------------------------------
+
+
+def gaussian_stats(features: np.ndarray, what: str = "samples") -> tuple[np.ndarray, np.ndarray]:
+    """Mean and unbiased covariance of `features` (N, d): the Gaussian that FID fits.
+
+    Refuses N <= d: a covariance of N samples has rank at most N - 1 < d, so
+    the matrix square root in the Frechet distance is of a singular matrix and
+    the number depends on pytorch-fid's regulariser rather than on the data.
+    """
+    features = np.asarray(features, dtype=np.float64)
+    if features.ndim != 2:
+        raise ValueError(f"features must be (N, d), got shape {features.shape}")
+    n, d = features.shape
+    if n <= d:
+        raise SampleSizeError(
+            f"{n} {what} for {d}-dimensional features: a Frechet distance needs more samples than "
+            f"feature dimensions (the covariance would be singular)"
+        )
+    return features.mean(0), np.cov(features, rowvar=False)
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+    """d^2 = ||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2))
+
+    The Frechet (W2) distance between N(mu1, S1) and N(mu2, S2) (Dowson &
+    Landau 1982); on Inception pool features it is the FID of Heusel et al.
+    2017 (eq. 6). Computed by pytorch-fid's own `calculate_frechet_distance`.
+    """
+    from pytorch_fid.fid_score import calculate_frechet_distance  # imports torchvision: only when needed
+
+    return float(calculate_frechet_distance(np.atleast_1d(mu1), np.atleast_2d(sigma1),
+                                            np.atleast_1d(mu2), np.atleast_2d(sigma2)))
+
+
+def fid_from_features(fake: np.ndarray, real: np.ndarray) -> float:
+    """Frechet distance between the Gaussians fitted to two feature sets."""
+    return frechet_distance(*gaussian_stats(fake, "generated samples"), *gaussian_stats(real, "real samples"))
+
+
+# --- Wasserstein-1 ---------------------------------------------------------------
+
+
+def w1_exact(x: np.ndarray, y: np.ndarray, max_iter: int = 50_000_000) -> float:
+    """W1(P_x, P_y) = min_{pi in Pi(a, b)} sum_ij pi_ij ||x_i - y_j||_2, a, b uniform.
+
+    The exact empirical Wasserstein-1 distance (Villani 2009, Def. 6.1; the
+    distance WGAN's critic estimates, Arjovsky et al. 2017, eq. 1), solved by
+    POT's network simplex `ot.emd2`. The ground cost is the Euclidean distance,
+    not POT's default squared Euclidean (which would give W2^2). Samples of
+    different sizes are fine (uniform weights on each side). Raises if the
+    solver stops before optimality, so the number is never an approximation.
+    """
+    import ot
+
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    cost = ot.dist(x.reshape(len(x), -1), y.reshape(len(y), -1), metric="euclidean")
+    value, log = ot.emd2(ot.unif(len(x)), ot.unif(len(y)), cost, numItermax=max_iter, log=True)
+    if log.get("warning"):
+        raise RuntimeError(f"exact W1 not reached: {log['warning']}")
+    return float(value)
+
+
+def w1_sliced(x: np.ndarray, y: np.ndarray, projections: int, seed: int = 0) -> float:
+    """SW1(P_x, P_y) = E_{theta ~ U(S^{d-1})} W1(theta^T x, theta^T y), by Monte Carlo over `projections` directions.
+
+    Sliced Wasserstein (Rabin et al. 2011; Bonneel et al. 2015): each 1D W1 is
+    exact from sorted samples, so it scales to large n where `w1_exact`'s
+    O(n^3) simplex does not. SW1 <= W1; it is a different number, never a
+    stand-in for W1. POT's `ot.sliced_wasserstein_distance` with p=1.
+    """
+    import ot
+
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    return float(ot.sliced_wasserstein_distance(x.reshape(len(x), -1), y.reshape(len(y), -1),
+                                                n_projections=projections, p=1, seed=seed))
+
+
+# --- mode coverage on 2D mixtures (VEEGAN, PacGAN) -------------------------------
+
+
+@dataclass(frozen=True)
+class ModeCoverage:
+    modes_covered: int  # modes with at least `min_count` high-quality samples
+    modes_total: int
+    high_quality_share: float  # in [0, 1]
+    min_count: int  # the threshold that was applied
+    counts: list[int]  # high-quality samples registered to each mode
+
+
+def mode_coverage(x: np.ndarray, centers: np.ndarray, std: float, n_std: float = 3.0,
+                  min_fraction: float = 0.2) -> ModeCoverage:
+    """Modes covered and the share of high-quality samples of a 2D mixture.
+
+    A sample is high quality when it lies within `n_std` standard deviations
+    of its nearest mode centre (Srivastava et al. 2017, VEEGAN, section 5.1);
+    it is registered to that mode. A mode counts as covered when it holds at
+    least `min_fraction` of the N / K samples a perfect generator would put
+    there: PacGAN (Lin et al. 2018, section 5.1) calls a mode lost below 20 of
+    the expected 100 (2,500 samples over 25 modes), i.e. min_fraction = 0.2.
+    """
+    x, centers = np.asarray(x, np.float64), np.asarray(centers, np.float64)
+    dist = np.linalg.norm(x[:, None, :] - centers[None, :, :], axis=-1)  # (N, K)
+    nearest = dist.argmin(1)
+    good = dist[np.arange(len(x)), nearest] <= n_std * std
+    counts = np.bincount(nearest[good], minlength=len(centers))
+    min_count = max(1, math.ceil(min_fraction * len(x) / len(centers)))
+    return ModeCoverage(
+        modes_covered=int((counts >= min_count).sum()),
+        modes_total=len(centers),
+        high_quality_share=float(good.mean()) if len(x) else 0.0,
+        min_count=min_count,
+        counts=counts.tolist(),
+    )
+
+
+# --- importance-sampled log-likelihood -------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogLikelihood:
+    mean: float  # average log p(x) over the test points (nats)
+    stderr: float  # standard error of that average over the test points
+    ess_fraction: float  # mean effective sample size / K: a check on the proposal
+    per_point: np.ndarray  # (B,)
+
+
+def importance_log_likelihood(log_w: np.ndarray) -> LogLikelihood:
+    """log p(x) ~= log (1/K) sum_k w_k,  w_k = p(x, z_k) / r(z_k | x),  z_k ~ r(.|x)
+
+    The importance-sampling estimate (Burda et al. 2016, IWAE bound, eq. 8;
+    Wu et al. 2017 use it to compare decoder-based models). `log_w` is (K, B):
+    K log weights for each of B points. In expectation it is a lower bound on
+    log p(x) that tightens as K grows. The effective sample size
+    (sum w)^2 / sum w^2 (Kong 1992) says how many draws carried the estimate.
+    """
+    from scipy.special import logsumexp
+
+    log_w = np.asarray(log_w, np.float64)
+    k = log_w.shape[0]
+    per_point = logsumexp(log_w, axis=0) - math.log(k)
+    ess = np.exp(2 * logsumexp(log_w, axis=0) - logsumexp(2 * log_w, axis=0))
+    b = len(per_point)
+    stderr = float(per_point.std(ddof=1) / math.sqrt(b)) if b > 1 else float("nan")
+    return LogLikelihood(float(per_point.mean()), stderr, float(ess.mean() / k), per_point)
+
+
+# --- does a training estimate track the real distance? ----------------------------
+
+
+@dataclass(frozen=True)
+class Correlation:
+    pearson: Optional[float]
+    spearman: Optional[float]
+    n: int
+
+
+def correlation(a: np.ndarray, b: np.ndarray) -> Correlation:
+    """Pearson's r and Spearman's rho between paired values; None where undefined
+    (fewer than 3 pairs, or a constant series).
+
+    Used for the WGAN paper's claim (Arjovsky et al. 2017, section 4.2,
+    Figure 3) that the critic's estimate correlates with sample quality.
+    """
+    from scipy import stats
+
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    keep = np.isfinite(a) & np.isfinite(b)
+    a, b = a[keep], b[keep]
+    if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return Correlation(None, None, int(len(a)))
+    return Correlation(float(stats.pearsonr(a, b)[0]), float(stats.spearmanr(a, b)[0]), int(len(a)))
