@@ -199,7 +199,9 @@ def real_statistics(prepared: Prepared, p: EvalParams, seed: int, device: torch.
     pick = subset(len(train), p.n_samples, seed)
     real_fake = train[pick]
     scores = _sample_metrics(real_fake, train, test, state, meta, p, seed, inception_net=state["inception"].get("net"))
-    out_metrics["floor"] = scores.metrics | {"n_train_used": len(pick)}
+    out_metrics["floor"] = _rounded(scores.metrics) | {"n_train_used": len(pick)}
+    if meta.kind == "points":
+        out_metrics["floor"]["modes_total"] = len(meta.centers)
     state["inception"].pop("net", None)
     return RealStats(state, out_metrics)
 
@@ -363,7 +365,7 @@ def evaluate_model(ckpt: dict, prepared: Prepared, stats: dict, log_rows: list[d
     meta, name = prepared.meta, ckpt["model"]
     status = ckpt["status"]
     test = to_model_space(prepared.test_x, meta)
-    record = {"model": name, "dataset": meta.name, "train_status": status, "device": str(device),
+    record = {"model": name, "dataset": meta.name, "kind": meta.kind, "train_status": status, "device": str(device),
               "versions": versions(), "seed": seed}
     step = restore(ckpt, device)
     m: dict = {"status": status["status"], "n_samples": p.n_samples}

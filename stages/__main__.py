@@ -9,11 +9,12 @@ app.command("prepare", no_args_is_help=True)(prepare.main)
 app.command("train", no_args_is_help=True)(train.main)
 app.command("bench")(bench.main)
 # evaluation, plots, report (issue 3)
-from . import evaluate, plot, real_stats  # noqa: E402
+from . import evaluate, plot, real_stats, report  # noqa: E402
 
 app.command("real-stats", no_args_is_help=True)(real_stats.main)
 app.command("evaluate", no_args_is_help=True)(evaluate.main)
 app.command("plot")(plot.main)
+app.command("report")(report.main)
 # theory (issue 4)
 
 if __name__ == "__main__":
