@@ -1,0 +1,112 @@
+"""Part 2: vanishing gradients (Arjovsky & Bottou 2017, Theorem 2.4 and Figure 2; Arjovsky et al. 2017, Figure 2).
+
+Real data N(m_r, s^2) and a fixed generator g(z) = m_g + s z, far apart, in 1-D.
+As the discriminator D approaches the optimum D* (which is 1 on the real
+support and 0 on the fake one),
+
+    minimax   ||grad_theta E log(1 - D(g(z)))|| -> 0          (Theorem 2.4)
+    -log D    ||grad_theta -E log D(g(z))||   does not vanish, but its
+              expectation has growing variance (Theorem 2.5)
+    WGAN      ||grad_theta -E f(g(z))||       stays ~ K: the critic is
+              linear between the two bumps (WGAN Figure 2)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .. import losses
+from ..nets import mlp
+from .lipschitz import critic_optimizer, critic_step, discriminator_step, spectral_normalise_
+from .nets import Squeeze
+from .params import VanishingParams
+
+G_LOSSES = {
+    "minimax": losses.gan_generator_loss_minimax,
+    "nonsaturating": losses.gan_generator_loss_nonsaturating,
+}
+
+
+def log_steps(total: int, n: int) -> list[int]:
+    """About n distinct integer steps spread evenly in log scale over [1, total], both ends included."""
+    return sorted({int(round(v)) for v in np.logspace(0, math.log10(total), n)})
+
+
+def generator_grad_norm(net: nn.Module, loss_fn, params: list[Tensor], z: Tensor) -> float:
+    """||d loss_fn(net(g(z))) / d(m_g, s)||_2 for the affine generator g(z) = m_g + s z (params = [m_g, s])."""
+    mean, std = params
+    net.requires_grad_(False)
+    loss = loss_fn(net((mean + std * z)[:, None]))
+    grads = torch.autograd.grad(loss, params)
+    net.requires_grad_(True)
+    return float(torch.sqrt(sum(g.pow(2).sum() for g in grads)))
+
+
+@dataclass
+class VanishingResult:
+    steps: list[int]  # discriminator / critic updates so far
+    grad_minimax: list[float]
+    grad_nonsaturating: list[float]
+    grad_wgan: list[float]
+    js_estimate: list[float]  # (log 4 - L_D) / 2 at the same steps: D's progress to optimality
+    x: list[float]  # grid for the function plot
+    d_of_x: list[float]  # sigmoid of the final discriminator
+    f_of_x: list[float]  # the final critic
+    real: tuple[float, float]  # (mean, std)
+    fake: tuple[float, float]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def run_vanishing(p: VanishingParams, seed: int) -> VanishingResult:
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    mean, std = torch.tensor(p.fake_mean, requires_grad=True), torch.tensor(p.std, requires_grad=True)
+
+    def real_batch(n: int) -> Tensor:
+        return (p.real_mean + p.std * torch.randn(n, generator=gen))[:, None]
+
+    def fake_batch(n: int) -> Tensor:
+        return (mean + std * torch.randn(n, generator=gen)).detach()[:, None]
+
+    disc = Squeeze(mlp([1, *p.hidden, 1]))
+    opt_d = torch.optim.Adam(disc.parameters(), lr=p.d_lr, betas=(0.5, 0.999))
+    critic = Squeeze(mlp([1, *p.hidden, 1]))
+    if p.critic_constraint == "sn":
+        spectral_normalise_(critic)
+    opt_c = critic_optimizer(critic, p.critic_constraint, p.critic_lr)
+    at = set(log_steps(p.d_steps, p.n_log_points))
+    out = {k: [] for k in ("steps", "minimax", "nonsaturating", "wgan", "js")}
+    for t in range(1, p.d_steps + 1):
+        d_loss = discriminator_step(disc, opt_d, real_batch(p.batch_size), fake_batch(p.batch_size))
+        critic_step(critic, opt_c, real_batch(p.batch_size), fake_batch(p.batch_size), p.critic_constraint,
+                    clip=p.clip, gp_weight=p.gp_weight)
+        if t in at:
+            z = torch.randn(p.n_eval, generator=gen)
+            out["steps"].append(t)
+            for name, fn in G_LOSSES.items():
+                out[name].append(generator_grad_norm(disc, fn, [mean, std], z))
+            out["wgan"].append(generator_grad_norm(critic, losses.wgan_generator_loss, [mean, std], z))
+            out["js"].append(float(losses.js_from_discriminator_loss(d_loss)))
+    lo, hi = min(p.real_mean, p.fake_mean) - 4 * p.std, max(p.real_mean, p.fake_mean) + 4 * p.std
+    x = torch.linspace(lo, hi, 200)
+    with torch.no_grad():
+        d_of_x, f_of_x = torch.sigmoid(disc(x[:, None])), critic(x[:, None])
+    return VanishingResult(
+        steps=out["steps"],
+        grad_minimax=out["minimax"],
+        grad_nonsaturating=out["nonsaturating"],
+        grad_wgan=out["wgan"],
+        js_estimate=out["js"],
+        x=x.tolist(),
+        d_of_x=d_of_x.tolist(),
+        f_of_x=f_of_x.tolist(),
+        real=(p.real_mean, p.std),
+        fake=(p.fake_mean, p.std),
+    )
