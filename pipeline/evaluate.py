@@ -388,7 +388,7 @@ def evaluate_model(ckpt: dict, prepared: Prepared, stats: dict, log_rows: list[d
                                  meta, p, seed, inception_net=net)
         m |= scores.metrics
         record |= scores.record
-        preview = preview_of(fake, meta)
+        preview = preview_of(fake[: p.n_samples], meta)
         if name in ELBO:
             x = test[subset(len(test), p.loglik.max_points, seed + 3)].to(device)
             ll = likelihood(step, x, p.loglik, seed)

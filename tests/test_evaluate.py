@@ -1,0 +1,227 @@
+"""Evaluation: the in-memory FID against pytorch-fid's own path-based function, the
+Inception weights lookup (never a download in a test), the sample-count refusal,
+and real statistics + one model's evaluation on tiny data."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pipeline import evaluate as ev
+from pipeline import features as feat
+from pipeline import metrics
+from pipeline.config import Params, ParamsError, validate_section
+from pipeline.data import DataParams, prepare, to_model_space
+from pipeline.train import checkpoint, fit, model_config
+
+
+# --- the in-memory FID is pytorch-fid's FID ----------------------------------------
+
+
+def _random_fid_inception_weights(path: Path) -> Path:
+    """pytorch-fid's FID Inception architecture (fid_inception_v3 without its download), seeded random weights."""
+    import pytorch_fid.inception as inc
+
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = inc._inception_v3(num_classes=1008, aux_logits=False, weights=None)
+        net.Mixed_5b = inc.FIDInceptionA(192, pool_features=32)
+        net.Mixed_5c = inc.FIDInceptionA(256, pool_features=64)
+        net.Mixed_5d = inc.FIDInceptionA(288, pool_features=64)
+        net.Mixed_6b = inc.FIDInceptionC(768, channels_7x7=128)
+        net.Mixed_6c = inc.FIDInceptionC(768, channels_7x7=160)
+        net.Mixed_6d = inc.FIDInceptionC(768, channels_7x7=160)
+        net.Mixed_6e = inc.FIDInceptionC(768, channels_7x7=192)
+        net.Mixed_7b = inc.FIDInceptionE_1(1280)
+        net.Mixed_7c = inc.FIDInceptionE_2(2048)
+    torch.save(net.state_dict(), path)
+    return path
+
+
+def _write_pngs(images: np.ndarray, folder: Path) -> None:
+    from PIL import Image
+
+    folder.mkdir()
+    for i, img in enumerate(images):
+        Image.fromarray(img).save(folder / f"{i:04d}.png")  # sorted names: pytorch-fid's order is ours
+
+
+@pytest.mark.parametrize("resize", [
+    False,  # 32x32 straight into the net: the same code path, seconds instead of a minute
+    pytest.param(True, marks=pytest.mark.slow),  # pytorch-fid's default 299x299 resize, through load_inception
+])
+def test_in_memory_fid_matches_pytorch_fid_paths(tmp_path: Path, monkeypatch, resize: bool):
+    import pytorch_fid.fid_score as fid_score
+    import pytorch_fid.inception as inc
+
+    weights = _random_fid_inception_weights(tmp_path / "w.pth")
+    dims, n = 64, 70  # the smallest block; n must exceed dims
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (n, 32, 32), dtype=np.uint8)
+    b = (rng.integers(0, 256, (n, 32, 32)) * np.linspace(0.2, 1, 32)).astype(np.uint8)  # darker on the left
+    _write_pngs(a, tmp_path / "a")
+    _write_pngs(b, tmp_path / "b")
+    # pytorch-fid fetches weights through load_state_dict_from_url: hand it the same file, no network.
+    monkeypatch.setattr(inc, "load_state_dict_from_url", lambda *args, **kw: torch.load(weights))
+    if not resize:
+        class NoResize(inc.InceptionV3):
+            def __init__(self, blocks):
+                super().__init__(blocks, resize_input=False)
+
+        monkeypatch.setattr(fid_score, "InceptionV3", NoResize)
+    reference = fid_score.calculate_fid_given_paths([str(tmp_path / "b"), str(tmp_path / "a")], 50, "cpu", dims,
+                                                    num_workers=0)
+
+    if resize:
+        net = feat.load_inception(weights, dims)  # the pipeline's loader, weights from a path
+    else:
+        net = inc.InceptionV3([inc.InceptionV3.BLOCK_INDEX_BY_DIM[dims]], resize_input=False).eval()
+    as_unit = lambda x: torch.from_numpy(x).float().div(255).unsqueeze(1)  # noqa: E731  (N, 1, H, W) in [0, 1]
+    fa, fb = feat.inception_features(net, as_unit(a)), feat.inception_features(net, as_unit(b))
+    ours = metrics.fid_from_features(fb, fa)
+    assert reference > 1e-3  # a real difference, not two zeros
+    assert ours == pytest.approx(reference, rel=1e-3)
+    assert metrics.fid_from_features(fa, fa) == pytest.approx(0, abs=1e-6 * reference)
+
+
+def test_load_inception_reads_the_given_file(tmp_path: Path):
+    weights = _random_fid_inception_weights(tmp_path / "w.pth")
+    net = feat.load_inception(weights, 64)
+    assert not net.training
+    conv = net.blocks[0][0].conv.weight
+    torch.testing.assert_close(conv, torch.load(weights)["Conv2d_1a_3x3.conv.weight"])
+
+
+# --- weights lookup: a reason, never a crash, never a download here ----------------------
+
+
+@pytest.fixture
+def empty_hub(tmp_path: Path, monkeypatch) -> Path:
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.delenv(feat.WEIGHTS_ENV, raising=False)
+    return tmp_path / "hub"
+
+
+def test_weights_missing_gives_reason_and_where_to_put_them(empty_hub: Path, monkeypatch):
+    def offline(*args, **kw):
+        raise OSError("no network")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    found = feat.find_inception_weights(None, download=True)
+    assert found.path is None
+    assert "download failed" in found.reason and "no network" in found.reason
+    assert str(empty_hub / "checkpoints" / feat.FID_WEIGHTS_NAME) in found.reason
+    assert "eval.inception.weights" in found.reason and feat.WEIGHTS_ENV in found.reason
+    assert "download disabled" in feat.find_inception_weights(None, download=False).reason
+
+
+def test_weights_from_params_env_or_cache(empty_hub: Path, tmp_path: Path, monkeypatch):
+    f = tmp_path / "w.pth"
+    f.write_bytes(b"x")
+    assert feat.find_inception_weights(str(f), download=False).source == "params"
+    missing = feat.find_inception_weights(str(tmp_path / "nope.pth"), download=False)
+    assert missing.path is None and "is not a file" in missing.reason
+    monkeypatch.setenv(feat.WEIGHTS_ENV, str(f))
+    assert feat.find_inception_weights(None, download=False).path == f
+    monkeypatch.delenv(feat.WEIGHTS_ENV)
+    cached = empty_hub / "checkpoints" / feat.FID_WEIGHTS_NAME
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"x")
+    assert feat.find_inception_weights(None, download=False).source == "cache"
+
+
+# --- params ----------------------------------------------------------------------
+
+
+def test_eval_params_refuse_samples_not_above_feature_dims():
+    with pytest.raises(ParamsError, match=r"eval\.n_samples = 2000: .*2048 Inception feature dims"):
+        validate_section(ev.EvalParams, {"n_samples": 2000}, "eval")
+    with pytest.raises(ParamsError, match=r"eval\.n_samples = 64: .*64 feature dims"):
+        validate_section(ev.EvalParams, {"n_samples": 64, "inception": {"enabled": False}}, "eval")
+    with pytest.raises(ParamsError, match="unknown key 'eval.n_sample'"):
+        validate_section(ev.EvalParams, {"n_sample": 3000}, "eval")
+    with pytest.raises(ParamsError, match=r"eval\.inception\.dims = 100"):
+        validate_section(ev.EvalParams, {"inception": {"dims": 100}}, "eval")
+    ok = validate_section(ev.EvalParams, {"n_samples": 100, "inception": {"dims": 64}, "classifier": {"features": 8}},
+                          "eval")
+    assert ok.n_samples == 100
+
+
+# --- real statistics and one model, end to end on tiny data -------------------------------
+
+TINY_EVAL = {"n_samples": 300, "sliced_samples": 400, "sliced_projections": 20, "snapshot_samples": 100,
+             "inception": {"enabled": False}, "classifier": {"features": 8, "hidden": 32, "epochs": 10},
+             "loglik": {"samples": 8, "max_points": 50}}
+
+
+def _trained(model: str, prepared, steps: int = 20) -> dict:
+    params = Params.model_validate({"net": {"z_dim": 4, "g_hidden": [32], "d_hidden": [32]},
+                                    model: {"steps": steps, "batch_size": 32}})
+    from pipeline.models import build
+
+    torch.manual_seed(0)
+    step = build(model, params, prepared.meta)
+    res = fit(step, to_model_space(prepared.train_x, prepared.meta), steps, log_every=5, n_snapshots=4,
+              progress=False)
+    return checkpoint(step, res, model_config(model, params)), res.rows
+
+
+@pytest.fixture(scope="module")
+def ring():
+    data = prepare("ring8", DataParams(toy_train=600, toy_test=400), seed=0, download_dir=Path("."))
+    p = validate_section(ev.EvalParams, TINY_EVAL, "eval")
+    return data, p, ev.real_statistics(data, p, seed=0, device=torch.device("cpu"))
+
+
+def test_real_statistics_of_a_mixture(ring):
+    data, p, stats = ring
+    assert stats.state["domain"]["features"] == "coordinates" and stats.state["domain"]["dims"] == 2
+    torch.testing.assert_close(stats.state["domain"]["mu"], data.test_x.double().mean(0))
+    floor = stats.metrics["floor"]
+    assert floor["modes_covered"] == 8 and floor["high_quality_pct"] > 95
+    assert floor["w1"] < 0.2 and floor["n_train_used"] == 300
+
+
+@pytest.mark.parametrize("model", ["wgan", "vae"])
+def test_evaluate_one_model(ring, model):
+    data, p, stats = ring
+    ckpt, rows = _trained(model, data)
+    res = ev.evaluate_model(ckpt, data, stats.state, rows, p, seed=0, device=torch.device("cpu"))
+    m = res.metrics
+    assert m["status"] == "ok" and m["n_samples"] == 300
+    assert m["w1"] > stats.metrics["floor"]["w1"]  # 20 steps cannot beat real data
+    assert 0 <= m["modes_covered"] <= 8 and 0 <= m["high_quality_pct"] <= 100
+    assert res.record["w1"]["ground_cost"] == "euclidean" and res.record["w1"]["n_real"] == 300
+    assert [r["step"] for r in res.trajectory] == [5, 10, 15, 20]
+    assert all(math.isfinite(r["w1"]) and math.isfinite(r["estimate"]) for r in res.trajectory)
+    assert res.preview.shape == (300, 2)
+    assert ("loglik" in m) == (model == "vae")
+    if model == "vae":
+        assert m["elbo"] <= m["loglik"] + 3 * m["loglik_se"]  # the ELBO bounds log p(x) from below
+
+
+def test_diverged_model_has_no_numbers(ring):
+    data, p, stats = ring
+    ckpt, rows = _trained("gan", data, steps=5)
+    ckpt["status"] = ckpt["status"] | {"status": "diverged", "message": "d_loss became nan at generator step 5"}
+    res = ev.evaluate_model(ckpt, data, stats.state, rows, p, seed=0, device=torch.device("cpu"))
+    assert res.metrics["status"] == "diverged"
+    assert not {"w1", "fid_domain", "modes_covered"} & set(res.metrics)
+    assert "nan" in res.record["diverged"]["message"] and res.preview.shape[0] == 0
+
+
+def test_images_without_inception_weights_say_why():
+    data = prepare("digits", DataParams(), seed=0, download_dir=Path("."))
+    p = validate_section(ev.EvalParams, TINY_EVAL, "eval")
+    stats = ev.real_statistics(data, p, seed=0, device=torch.device("cpu"))
+    assert 0.5 < stats.metrics["classifier_test_accuracy"] <= 1.0
+    assert stats.state["domain"]["dims"] == 8
+    ckpt, rows = _trained("gan", data, steps=5)
+    res = ev.evaluate_model(ckpt, data, stats.state, rows, p, seed=0, device=torch.device("cpu"))
+    assert res.metrics["fid_inception"] is None  # never a substitute number
+    assert "disabled" in res.record["fid_inception"]["reason"]
+    assert res.metrics["fid_domain"] > 0 and res.preview.shape == (64, 1, 8, 8)

@@ -1,0 +1,135 @@
+"""The report stage on fixture metrics: tables, a reading computed from the numbers, diverged runs."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.report import DatasetResults, ModelResult, comparison_table, reading, render_dataset, render_index
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _model(name: str, w1: float, fid: float, *, modes=None, loglik=None, corr=None, status="ok") -> ModelResult:
+    metrics = {"status": status, "n_samples": 2500}
+    record = {"kind": "points", "device": "cpu", "versions": {"torch": "2.x"},
+              "w1": {"n_generated": 2500, "n_real": 2000, "ground_cost": "euclidean", "space": "coordinates"},
+              "w1_sliced": {"n_generated": 10000, "n_real": 2000, "projections": 200},
+              "fid_domain": {"features": "coordinates", "dims": 2, "n_generated": 2500, "n_real": 2000},
+              "modes": {"modes_total": 8, "min_count": 63, "n_std": 3.0, "min_fraction": 0.2},
+              "estimate_vs_w1": {"estimate": "x", "pearson": corr, "spearman": corr, "snapshots": 10,
+                                 "n_samples": 1000}}
+    if status == "ok":
+        metrics |= {"w1": w1, "w1_sliced": w1 / 2, "fid_domain": fid, "modes_covered": modes or 0,
+                    "high_quality_pct": 50.0}
+        if loglik is not None:
+            metrics |= {"elbo": loglik[0], "loglik": loglik[1], "loglik_se": loglik[2]}
+            record["likelihood"] = {"points": 1000, "samples": 256, "std_scale": 1.2, "ess_fraction": 0.5,
+                                    "units": "nats"}
+    else:
+        record["diverged"] = {"steps": 120, "message": "critic_loss became nan at generator step 121"}
+    train = {"status": status, "steps": 3000 if status == "ok" else 120, "seconds": 10.0, "device": "cpu"}
+    return ModelResult(name, metrics, record, train)
+
+
+def _ring(**over) -> DatasetResults:
+    models = over.get("models") or [
+        _model("gan", 1.2, 1.7, modes=2, corr=0.1),
+        _model("wgan", 0.3, 0.01, modes=8, corr=0.9),
+        _model("avb", 0.7, 0.4, modes=5, loglik=(0.6, -4.0, 0.05)),
+        _model("vae", 0.8, 0.6, modes=0, loglik=(-2.2, -2.1, 0.01)),
+    ]
+    real = {"floor": {"w1": 0.05, "w1_sliced": 0.02, "fid_domain": 0.002, "modes_covered": 8, "modes_total": 8,
+                      "high_quality_pct": 98.8, "n_train_used": 2500}}
+    return DatasetResults("ring8", "points", models, real, ["../figures/ring8/samples.png"])
+
+
+def test_table_has_a_row_per_model_and_the_floor():
+    table, notes = comparison_table(_ring())
+    lines = table.splitlines()
+    assert lines[0].startswith("| model | domain FID | W1 | sliced W1 | modes | high quality % | ELBO")
+    assert "Inception FID" not in lines[0]  # points: not applicable, so no column
+    assert len(lines) == 2 + 4 + 1
+    assert lines[3].startswith("| wgan | 0.01 | 0.3 | 0.15 | 8/8 |")
+    assert "| -4 ± 0.05 |" in lines[4]  # avb's log-likelihood with its standard error
+    assert lines[-1].startswith("| real data: training split vs held-out | 0.002 | 0.05 | 0.02 | 8/8 |")
+    assert notes == []
+
+
+def test_reading_follows_the_numbers():
+    text = "\n".join(reading(_ring()))
+    assert "Lowest W1: wgan (0.3); highest: gan (1.2)" in text
+    assert "wgan is at 6x the floor" in text
+    assert "wgan covers every mode" in text
+    assert "WGAN's critic estimate and the exact W1 over 10 snapshots track each other closely" in text
+    assert "JS estimate and the exact W1 over 10 snapshots are barely correlated" in text
+    assert "vae is higher than avb by 1.9 nats, more than two standard errors" in text
+    assert "avb's ELBO exceeds its importance-sampled log-likelihood by 4.6 nats" in text
+    # Swap the numbers and the reading turns with them: nothing is fixed prose.
+    swapped = _ring(models=[_model("gan", 0.2, 0.01, modes=8, corr=-0.8), _model("wgan", 1.5, 2.0, modes=1, corr=0.0)])
+    text = "\n".join(reading(swapped))
+    assert "Lowest W1: gan (0.2); highest: wgan (1.5)" in text
+    assert "critic estimate and the exact W1 over 10 snapshots are barely correlated" in text
+    assert "JS estimate and the exact W1 over 10 snapshots move in opposite directions" in text
+
+
+def test_diverged_runs_are_shown_as_diverged_not_numbers():
+    d = _ring(models=[_model("gan", 1.2, 1.7, modes=2), _model("wgan", 0, 0, status="diverged")])
+    table, _ = comparison_table(d)
+    row = next(line for line in table.splitlines() if line.startswith("| wgan"))
+    assert "**diverged**" in row and "0.0" not in row and "| 0 |" not in row
+    text = "\n".join(reading(d))
+    assert "wgan diverged after 120 generator steps (critic_loss became nan" in text
+    assert "Lowest W1" not in text  # one model left: nothing to rank
+
+
+def test_unavailable_inception_fid_is_footnoted_with_its_reason():
+    m = _model("gan", 1.0, 5.0)
+    m.record["kind"] = "images"
+    m.metrics["fid_inception"] = None
+    m.record["fid_inception"] = {"available": False, "dims": 2048, "reason": "put the weights file at /x"}
+    d = DatasetResults("digits", "images", [m], {"floor": {"w1": 0.5}})
+    table, notes = comparison_table(d)
+    assert "| unavailable [1] |" in table and notes == ["put the weights file at /x"]
+    page = render_dataset(d, {"seed": 0})
+    assert "[1] put the weights file at /x" in page
+
+
+def test_pages_link_figures_params_and_versions():
+    page = render_dataset(_ring(), {"seed": 0, "clip": 0.01})
+    assert "![samples](../figures/ring8/samples.png)" in page
+    assert "clip: 0.01" in page and "- torch: 2.x" in page
+    index = render_index([_ring()], {"ring8": "results/ring8.md"})
+    assert "[ring8](results/ring8.md)" in index and "wgan (0.3)" in index
+
+
+def test_report_stage_on_fixture_outputs(tmp_path: Path, monkeypatch):
+    """The stage itself: reads metrics/, reports/figures/ and params.yaml, writes reports/."""
+    from typer.testing import CliRunner
+
+    from stages.__main__ import app
+
+    d = _ring()
+    for r in d.models:
+        for sub, obj in (("eval", r.metrics), ("train", r.train)):
+            p = tmp_path / "metrics" / sub / "ring8" / f"{r.name}.json"
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(json.dumps(obj))
+        (tmp_path / "metrics/eval/ring8" / f"{r.name}.record.json").write_text(json.dumps(r.record))
+    (tmp_path / "metrics/real").mkdir()
+    (tmp_path / "metrics/real/ring8.json").write_text(json.dumps(d.real))
+    (tmp_path / "reports/figures/ring8").mkdir(parents=True)
+    (tmp_path / "reports/figures/ring8/samples.png").write_bytes(b"png")
+    params = yaml.safe_load((REPO / "params.yaml").read_text()) | {"datasets": ["ring8"]}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["report"])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "reports/results/ring8.md").read_text()
+    assert "Lowest W1: wgan (0.3)" in page and "![samples](../figures/ring8/samples.png)" in page
+    assert "curves.png" not in page  # only figures that exist
+    assert "[ring8](results/ring8.md)" in (tmp_path / "reports/index.md").read_text()
