@@ -119,3 +119,17 @@ def test_avb_adversary_learns_the_log_density_ratio():
     assert t.mean().item() == pytest.approx(kl, rel=0.10)  # E_q[T] estimates the KL term
     assert torch.corrcoef(torch.stack([t, t_star]))[0, 1].item() > 0.95
     assert (t - t_star).abs().median().item() < 0.2
+
+
+@pytest.mark.gpu
+def test_training_on_cuda_matches_the_cpu_contract():
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    dev = torch.device("cuda")
+    params = tiny(wgan={"steps": 6, "batch_size": 8})
+    step = build("wgan", params, IMAGES).to(dev)
+    res = fit(step, torch.rand(64, 1, 8, 8, device=dev) * 2 - 1, 6, log_every=3, progress=False)
+    assert res.ok and res.inner_steps_done == 30
+    c = torch.tensor(params.clip, device=dev)
+    assert all((p.abs() <= c).all() for p in step.D.parameters())
+    assert step.sample(4).device.type == "cuda"
