@@ -16,6 +16,9 @@ app.command("evaluate", no_args_is_help=True)(evaluate.main)
 app.command("plot")(plot.main)
 app.command("report")(report.main)
 # theory (issue 4)
+from . import theory  # noqa: E402
+
+app.add_typer(theory.app, name="theory")
 
 if __name__ == "__main__":
     app()

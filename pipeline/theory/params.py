@@ -106,13 +106,13 @@ class WganRun(_Section):
     clip: float = Field(0.01, gt=0)  # constraint = clip only
     gp_weight: float = Field(10.0, gt=0)  # constraint = gp only
     n_critic: int = Field(5, ge=1)
-    warmup: int = Field(10, ge=0)  # 100 critic steps for the first `warmup` generator steps (reference code: 25)
+    warmup: int = Field(5, ge=0)  # 100 critic steps for the first `warmup` generator steps (reference code: 25)
 
 
 class MeaningfulParams(_Section):
     """Part 3: Arjovsky et al. 2017, Figures 3 and 4."""
 
-    steps: int = Field(1000, ge=10)  # generator updates of each run
+    steps: int = Field(800, ge=10)  # generator updates of each run
     batch_size: int = Field(64, ge=1)
     checkpoints: int = Field(12, ge=3)  # exact-W1 evaluations along each run, log-spaced from step 10
     wgan: WganRun = WganRun()
@@ -123,15 +123,15 @@ class MeaningfulParams(_Section):
 class EnergyParams(_Section):
     """Part 4: is the trained critic an energy, f(x) ~ log p_real(x)?"""
 
-    steps: int = Field(600, ge=10)
+    steps: int = Field(400, ge=10)
     batch_size: int = Field(64, ge=1)
-    checkpoints: int = Field(4, ge=2)  # Spearman along training (log-spaced)
+    checkpoints: int = Field(3, ge=2)  # Spearman along training (log-spaced)
     runs: dict[str, WganRun] = {
         "clip": WganRun(constraint="clip"),
         "gp": WganRun(constraint="gp", optimizer="adam"),
     }
     main: str = "clip"  # the run whose final Spearman is the metric energy_spearman
-    grid: int = Field(60, ge=10)  # grid points per axis
+    grid: int = Field(50, ge=10)  # grid points per axis
     margin: float = Field(0.5, ge=0)  # the grid spans the data's bounding box plus this margin (in data units)
     near_stds: float = Field(3.0, gt=0)  # "near the data": within this many std of a mode centre
 
@@ -145,7 +145,7 @@ class EnergyParams(_Section):
 class AblationParams(_Section):
     """Part 5: the WGAN critic's optimiser and Lipschitz constraint, one row each."""
 
-    steps: int = Field(500, ge=10)
+    steps: int = Field(400, ge=10)
     batch_size: int = Field(64, ge=1)
     last_fraction: float = Field(0.2, gt=0, le=1)  # stability: spread of W estimate over this tail
     checkpoints: int = Field(5, ge=2)  # exact W1 along each run (log-spaced), for corr(W estimate, W1)

@@ -302,6 +302,11 @@ def _ablation(d: dict) -> str:
             + ("Adam is worse on both, as the paper reports." if adam["w1"] > rms["w1"] and adam["w_rel_std"] > rms["w_rel_std"]
                else "the paper's claim that Adam destabilises the critic does not show clearly here.")
         )
+    if best:
+        poor = [n for n, r in ok.items() if r["w1"] > 2 * ok[best]["w1"]]
+        if poor:
+            text.append(f"- Over twice the best W1 at the end: {', '.join(poor)}: at these settings the generator "
+                        "did not settle (a failure of that setting here, not a general verdict).")
     diverged = [n for n, r in d["rows"].items() if r.get("status") != "ok"]
     if diverged:
         text.append(f"- Diverged: {', '.join(diverged)}.")
