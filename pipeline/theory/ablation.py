@@ -47,6 +47,7 @@ def stability(values: list[float]) -> tuple[float, float]:
 def run_row(run: WganRun, p: AblationParams, m: MixtureParams, seed: int) -> dict:
     """Train one WGAN variant; every row starts from the same seed, so rows differ only by their setting."""
     mix = make_mixture(m, seed)
+    torch.manual_seed(seed)  # the nets' initial weights: the same for every row, alone or in the table
     step = ConstrainedWGAN(net_params(m), mix.meta, run, p.batch_size)
 
     def evaluate(s, done: int) -> dict:

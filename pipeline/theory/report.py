@@ -244,8 +244,15 @@ def _energy(d: dict) -> str:
         "|---|---:|---:|---:|---:|---:|",
         *rows,
         "",
-        f"- `energy_spearman` ({d['main']} run, final) = {_f(fin.get('all'))}.",
+        f"- `energy_spearman` ({d['main']} run, final) = {_f(fin.get('all'))}"
+        + (": the critic ranks the grid like log p_real only weakly, so the energy reading largely fails here."
+           if fin.get("all") is None or fin["all"] < 0.5 else ": a clear rank agreement with log p_real."),
     ]
+    for name, r in d["runs"].items():
+        c = r["checkpoints"]
+        if len(c) >= 2 and c[-1]["w1"] > c[0]["w1"]:
+            text.append(f"- The {name} run's generator moved away from the data (W1 {c[0]['w1']:.3f} -> {c[-1]['w1']:.3f}); "
+                        "its critic answers that generator, not the data, and is no guide to log p_real.")
     near, far = fin.get("near"), fin.get("far")
     if near is not None and far is not None:
         text.append(
