@@ -18,14 +18,34 @@ def _atomic(path: Path, write) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are ordinary files
         os.replace(tmp, path)  # atomic on POSIX: readers see the old file or the new one
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def write_bytes(path: Path, data: bytes) -> None:
+    _atomic(path, lambda f: f.write(data))
+
+
 def write_text(path: Path, text: str) -> None:
-    _atomic(path, lambda f: f.write(text.encode()))
+    write_bytes(path, text.encode())
+
+
+def write_npy(path: Path, array) -> None:
+    import numpy as np
+
+    _atomic(path, lambda f: np.save(f, array, allow_pickle=False))
+
+
+def write_png(path: Path, fig, dpi: int = 100) -> None:
+    """A matplotlib figure as PNG, without the version stamp (same figure, same bytes); closes it."""
+    import matplotlib.pyplot as plt
+
+    _atomic(path, lambda f: fig.savefig(f, format="png", dpi=dpi, bbox_inches="tight",
+                                        metadata={"Software": None}))
+    plt.close(fig)
 
 
 def write_json(path: Path, obj: Any) -> None:

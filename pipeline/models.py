@@ -8,7 +8,7 @@ them (the split Mimicry's `train_step` makes).
 
 from __future__ import annotations
 
-import math
+from functools import cached_property
 from typing import Optional
 
 import torch
@@ -23,7 +23,13 @@ Logs = dict[str, Tensor]  # scalar tensors; the trainer turns them into floats o
 
 
 class Step(nn.Module):
-    """Base: nets live in `self` (an nn.Module), so `state_dict()` is the checkpoint."""
+    """Base: nets live in `self` (an nn.Module), so `state_dict()` is the checkpoint.
+
+    Optimisers are `cached_property`s, made on first use: a model restored
+    for evaluation never builds one (the first optimiser imports torch._dynamo,
+    about 2 s per process), and one moved to a device before training gets
+    them on that device.
+    """
 
     name = ""
     batch_size = 64
@@ -74,10 +80,15 @@ class GAN(Step):
         self.p, self.batch_size = p, p.batch_size
         self.G = Generator(net, self.shape, self.images)
         self.D = Scorer(net, self.shape)
-        betas = (p.beta1, p.beta2)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=p.lr, betas=betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=p.lr, betas=betas)
         self.g_loss_fn = losses.GENERATOR_LOSSES[p.g_loss]
+
+    @cached_property
+    def opt_g(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.G.parameters(), lr=self.p.lr, betas=(self.p.beta1, self.p.beta2))
+
+    @cached_property
+    def opt_d(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.D.parameters(), lr=self.p.lr, betas=(self.p.beta1, self.p.beta2))
 
     def inner_count(self, it: int) -> int:
         return self.p.d_steps
@@ -115,9 +126,15 @@ class WGAN(Step):
         self.p, self.clip, self.batch_size = p, clip, p.batch_size
         self.G = Generator(net, self.shape, self.images)
         self.D = Scorer(net, self.shape)
-        self.opt_g = self._optimizer(self.G)
-        self.opt_d = self._optimizer(self.D)
         self._critic_params = list(self.D.parameters())
+
+    @cached_property
+    def opt_g(self) -> torch.optim.Optimizer:
+        return self._optimizer(self.G)
+
+    @cached_property
+    def opt_d(self) -> torch.optim.Optimizer:
+        return self._optimizer(self.D)
 
     def _optimizer(self, m: nn.Module) -> torch.optim.Optimizer:
         if self.p.optimizer == "adam":
@@ -194,8 +211,14 @@ class AVB(_LatentModel):
         self.p, self.batch_size = p, p.batch_size
         self.encoder = Scorer(net, self.shape, extra_dim=p.eps_dim, out_dim=net.z_dim)
         self.T = Scorer(net, self.shape, extra_dim=net.z_dim)
-        self.opt_vae = torch.optim.Adam([*self.encoder.parameters(), *self.decoder.parameters()], lr=p.lr)
-        self.opt_t = torch.optim.Adam(self.T.parameters(), lr=p.adversary_lr)
+
+    @cached_property
+    def opt_vae(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam([*self.encoder.parameters(), *self.decoder.parameters()], lr=self.p.lr)
+
+    @cached_property
+    def opt_t(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.T.parameters(), lr=self.p.adversary_lr)
 
     def encode(self, x: Tensor) -> Tensor:
         eps = torch.randn(len(x), self.p.eps_dim, device=x.device)
@@ -242,7 +265,10 @@ class VAE(_LatentModel):
         super().__init__(net, meta, p.min_std)
         self.p, self.batch_size = p, p.batch_size
         self.encoder = Scorer(net, self.shape, out_dim=2 * net.z_dim)  # -> (mu, logvar)
-        self.opt = torch.optim.Adam(self.parameters(), lr=p.lr)
+
+    @cached_property
+    def opt(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.parameters(), lr=self.p.lr)
 
     def q_params(self, x: Tensor) -> tuple[Tensor, Tensor]:
         mu, logvar = self.encoder(x).chunk(2, dim=1)

@@ -15,7 +15,6 @@ from .outputs import (
     one_thread_on_cpu,
     real_stats_path,
     samples_path,
-    write_npy,
 )
 
 
@@ -59,5 +58,5 @@ def main(
     io.write_json(eval_record_path(ds, m), result.record)
     columns = ["step", "w1", "estimate"]
     io.write_text(eval_trajectory_path(ds, m), pd.DataFrame(result.trajectory, columns=columns).to_csv(index=False))
-    write_npy(samples_path(ds, m), result.preview)
+    io.write_npy(samples_path(ds, m), result.preview)
     info(f"evaluate {m}/{ds} in {result.record['seconds']}s: {result.metrics}")

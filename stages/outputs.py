@@ -7,9 +7,6 @@ POT that it does not use.
 
 from __future__ import annotations
 
-import io as _bytes_io
-import os
-import tempfile
 from pathlib import Path
 
 from pipeline.config import Params, ParamsError, validate_section
@@ -59,34 +56,6 @@ def samples_path(dataset: str, model: str) -> Path:
 
 def figures_dir(dataset: str) -> Path:
     return FIGURES / dataset
-
-
-def write_bytes(path: Path, data: bytes) -> None:
-    """Through a temp file and os.replace, like pipeline.io's writers (which have no bytes writer)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_npy(path: Path, array) -> None:
-    import numpy as np
-
-    buf = _bytes_io.BytesIO()
-    np.save(buf, array, allow_pickle=False)
-    write_bytes(path, buf.getvalue())
-
-
-def write_png(path: Path, fig) -> None:
-    buf = _bytes_io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
-    write_bytes(path, buf.getvalue())
 
 
 def one_thread_on_cpu(device) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .common import info, log_path, params_or_exit, prepared_dir
-from .outputs import eval_metrics_path, eval_record_path, eval_trajectory_path, figures_dir, samples_path, write_png
+from .outputs import eval_metrics_path, eval_record_path, eval_trajectory_path, figures_dir, samples_path
 
 # The claim under test (Arjovsky et al. 2017, section 4.2): WGAN's critic
 # estimate tracks sample quality; the GAN's JS estimate beside it does not have to.
@@ -43,11 +43,11 @@ def main() -> None:
             real = prepared.test_x[: len(next(iter(samples.values())))].numpy()
             fig = plots.samples_figure(samples, notes, "points", plots.mixture_density_mesh(meta.centers, meta.std),
                                        real=real)
-        write_png(out / "samples.png", fig)
+        io.write_png(out / "samples.png", fig)
         logs = {m: pd.read_csv(log_path(ds, m)) for m in MODELS}
-        write_png(out / "curves.png", plots.curves_figure(logs, notes))
+        io.write_png(out / "curves.png", plots.curves_figure(logs, notes))
         est = {m: (logs[m], pd.read_csv(eval_trajectory_path(ds, m)), records[m]["estimate_vs_w1"])
                for m in ESTIMATE_MODELS}
-        write_png(out / "estimate_vs_w1.png", plots.estimate_vs_w1_figure(est))
+        io.write_png(out / "estimate_vs_w1.png", plots.estimate_vs_w1_figure(est))
         plt.close("all")
         info(f"plot/{ds}: {out}/samples.png, curves.png, estimate_vs_w1.png")

@@ -20,6 +20,9 @@ TINY = {
     "wgan": {"steps": 4, "n_critic": 2},
     "avb": {"steps": 4},
     "vae": {"steps": 4},
+    "eval": {"n_samples": 150, "sliced_samples": 200, "sliced_projections": 10, "snapshot_samples": 50,
+             "inception": {"enabled": False}, "classifier": {"features": 8, "epochs": 1},
+             "loglik": {"samples": 4, "max_points": 20}},
 }
 
 

@@ -5,7 +5,6 @@ Each function returns a matplotlib Figure; `save_png` writes it atomically.
 
 from __future__ import annotations
 
-import io as _bytes_io
 import math
 from pathlib import Path
 
@@ -21,10 +20,7 @@ COLORS = {"wgan": "tab:blue", "minimax": "tab:red", "nonsaturating": "tab:orange
 
 
 def save_png(fig, path: Path, dpi: int = 110) -> None:
-    buf = _bytes_io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
-    io._atomic(Path(path), lambda f: f.write(buf.getvalue()))
+    io.write_png(Path(path), fig, dpi=dpi)
 
 
 def lines_distances(d: dict):
