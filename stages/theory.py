@@ -1,4 +1,4 @@
-"""theory: the papers' claims, reproduced (issue 4). One command per part, then `report`.
+"""theory: the papers' claims, reproduced. One command per part, then `report`.
 
     python -m stages theory lines        # WGAN Example 1: parallel lines
     python -m stages theory vanishing    # Arjovsky & Bottou Figure 2 / WGAN Figure 2
