@@ -62,8 +62,7 @@ class ConstrainedWGAN(WGAN):
         self.run = run
         self.g_steps = 0  # over the whole run: the core loop restarts its counter at every chunk
         if run.constraint == "sn":
-            spectral_normalise_(self.D)
-            self.opt_d = self._optimizer(self.D)  # the weights are new parameters now
+            spectral_normalise_(self.D)  # before the (lazy) optimiser first sees the new parameters
             self._critic_params = list(self.D.parameters())
 
     def inner_count(self, it: int) -> int:
