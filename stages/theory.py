@@ -53,6 +53,8 @@ def _load() -> tuple[int, TheoryParams]:
         raise fail(str(e)) from None
     # Tiny nets: one thread is faster, and on a shared CPU extra threads only wait on each other.
     torch.set_num_threads(1)
+    # Every part builds nets from the global RNG: seed it so a rerun reproduces the numbers.
+    torch.manual_seed(params.seed)
     return params.seed, theory
 
 
