@@ -147,9 +147,17 @@ def parse_params(raw: dict, source: str = "params.yaml") -> Params:
     if not isinstance(raw, dict):
         raise ParamsError(f"{source}: expected a mapping at the top level, got {type(raw).__name__}")
     try:
-        return Params.model_validate(raw)
+        params = Params.model_validate(raw)
     except ValidationError as err:
         raise ParamsError(_one_line(err, source)) from None
+    # The sections other parts own are checked here too, so a typo under
+    # `eval:` stops a training stage as well, before any work.
+    from .evaluate import EvalParams
+    from .theory.params import TheoryParams
+
+    validate_section(EvalParams, params.eval, "eval", source)
+    validate_section(TheoryParams, params.theory, "theory", source)
+    return params
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:

@@ -60,6 +60,12 @@ def test_bad_value_is_one_line_naming_the_key(key, value, expect):
     assert expect in msg
 
 
+@pytest.mark.parametrize("key, value", [("eval.n_samples", 0), ("theory.lines.n_theta", 4)])
+def test_sections_owned_by_other_stages_are_checked_at_every_stage(key, value):
+    with pytest.raises(ParamsError, match=rf"^params.yaml: {key} = {value}: "):
+        parse_params(with_(default_raw(), key, value))
+
+
 @pytest.mark.parametrize("where", ["", "wgan."])
 def test_unknown_key_is_refused(where):
     raw = default_raw()
