@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from .config import NetParams, WganParams
 from .data import DataMeta
@@ -116,7 +116,3 @@ def run(
             ref.critic_steps_per_s.append(reference_loop(copy.deepcopy(base), loader, critic_steps, clip, n_critic))
         ours.critic_steps_per_s.append(pipeline_loop(copy.deepcopy(base), data, critic_steps))
     return [ours, ref] if loader is not None else [ours]
-
-
-def count_params(m: nn.Module) -> int:
-    return sum(p.numel() for p in m.parameters())
