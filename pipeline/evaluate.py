@@ -16,80 +16,14 @@ from typing import Optional
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from torch import Tensor
 
 from . import features as feat
+from .config import EvalParams, InceptionParams, LoglikParams
 from . import metrics
 from .data import DataMeta, Prepared, to_model_space, to_unit_interval
 from .losses import gaussian_kl_to_standard, standard_normal_logpdf
 from .models import Step
-
-# --- params: the `eval:` section of params.yaml -----------------------------------
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)  # a misspelt key is an error
-
-
-class InceptionParams(_Section):
-    enabled: bool = True  # False: report the Inception FID as unavailable without looking for weights
-    dims: int = 2048  # pytorch-fid's feature blocks: 64, 192, 768 or 2048 (pool3, the standard FID)
-    weights: Optional[str] = None  # path to pt_inception-2015-12-05-6726825d.pth; None: $FID_WEIGHTS, hub cache
-    download: bool = True  # try pytorch-fid's download when no file is found
-    batch_size: int = Field(50, ge=1)
-
-    @field_validator("dims")
-    @classmethod
-    def _block(cls, v: int) -> int:
-        if v not in feat.INCEPTION_DIMS:
-            raise ValueError(f"must be one of {list(feat.INCEPTION_DIMS)} (pytorch-fid's InceptionV3 blocks)")
-        return v
-
-
-class ClassifierParams(_Section):
-    """The domain classifier whose features give the offline ('domain') FID on images."""
-
-    hidden: int = Field(256, ge=1)
-    features: int = Field(64, ge=1)  # the Frechet distance's feature dimension
-    epochs: int = Field(30, ge=1)
-    batch_size: int = Field(128, ge=1)
-    lr: float = Field(1e-3, gt=0)
-
-
-class LoglikParams(_Section):
-    """Importance-sampled log p(x) for AVB and the VAE (one estimator for both)."""
-
-    samples: int = Field(256, ge=2)  # K: encoder draws to fit the proposal, and importance draws
-    std_scale: float = Field(1.2, ge=1.0)  # proposal std = scale * moment-matched std (heavier than q)
-    max_points: int = Field(1000, ge=2)  # test points used (a seeded subset when the split is larger)
-    chunk: int = Field(100, ge=1)  # test points per forward pass (memory: chunk * samples rows)
-
-
-class EvalParams(_Section):
-    inception: InceptionParams = InceptionParams()
-    classifier: ClassifierParams = ClassifierParams()
-    loglik: LoglikParams = LoglikParams()
-    sliced_samples: int = Field(10_000, ge=2)  # generated samples for the sliced W1
-    sliced_projections: int = Field(200, ge=1)
-    snapshot_samples: int = Field(1000, ge=2)  # per generator snapshot, for W1 during training
-    mode_n_std: float = Field(3.0, gt=0)  # high quality: within this many std of a mode (VEEGAN)
-    mode_min_fraction: float = Field(0.2, gt=0, le=1)  # covered: >= this share of N/K samples (PacGAN)
-    # Last, so that the validator below sees the feature dimensions.
-    n_samples: int = Field(2500, ge=2)  # generated samples for FID, W1 and modes (VEEGAN/PacGAN: 2,500)
-
-    @field_validator("n_samples")
-    @classmethod
-    def _more_than_feature_dims(cls, v: int, info: ValidationInfo) -> int:
-        clf, inc = info.data.get("classifier"), info.data.get("inception")
-        if clf is not None and v <= clf.features:
-            raise ValueError(f"must exceed the domain classifier's {clf.features} feature dims "
-                             "(eval.classifier.features): a Frechet distance needs more samples than dimensions")
-        if inc is not None and inc.enabled and v <= inc.dims:
-            raise ValueError(f"must exceed the {inc.dims} Inception feature dims (eval.inception.dims): "
-                             "a Frechet distance needs more samples than dimensions")
-        return v
-
 
 # --- shared helpers ----------------------------------------------------------------
 

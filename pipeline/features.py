@@ -20,11 +20,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .config import INCEPTION_DIMS  # pytorch-fid's InceptionV3.BLOCK_INDEX_BY_DIM
+
 FID_WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
                    "pt_inception-2015-12-05-6726825d.pth")  # pytorch_fid.inception.FID_WEIGHTS_URL
 FID_WEIGHTS_NAME = FID_WEIGHTS_URL.rsplit("/", 1)[1]
 WEIGHTS_ENV = "FID_WEIGHTS"
-INCEPTION_DIMS = (64, 192, 768, 2048)  # pytorch-fid's InceptionV3.BLOCK_INDEX_BY_DIM
 
 
 # --- the domain classifier ---------------------------------------------------------

@@ -9,7 +9,6 @@ import typer
 from .common import Dataset, Model, checkpoint_path, fail, info, log_path, params_or_exit, prepared_dir
 from .outputs import (
     eval_metrics_path,
-    eval_params_or_exit,
     eval_record_path,
     eval_trajectory_path,
     one_thread_on_cpu,
@@ -39,7 +38,7 @@ def main(
     from pipeline.metrics import SampleSizeError
 
     params = params_or_exit()
-    ep = eval_params_or_exit(params)
+    ep = params.eval
     ds, m = dataset.value, model.value
     try:
         device = resolve_device(params.device)

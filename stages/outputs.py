@@ -9,25 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.config import Params, ParamsError, validate_section
-
-from .common import METRICS, fail
+from .common import METRICS
 
 REAL_STATS = Path("data/real_stats")
 SAMPLES = Path("data/samples")  # a few samples per model, for the figures
 REPORTS = Path("reports")
 FIGURES = REPORTS / "figures"
 RESULTS = REPORTS / "results"
-
-
-def eval_params_or_exit(params: Params):
-    """The validated `eval:` section; a bad value exits 2 with one line."""
-    from pipeline.evaluate import EvalParams
-
-    try:
-        return validate_section(EvalParams, params.eval, "eval")
-    except ParamsError as e:
-        raise fail(str(e)) from None
 
 
 def real_stats_path(dataset: str) -> Path:

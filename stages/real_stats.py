@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from .common import Dataset, fail, info, params_or_exit, prepared_dir
-from .outputs import eval_params_or_exit, one_thread_on_cpu, real_metrics_path, real_stats_path
+from .outputs import one_thread_on_cpu, real_metrics_path, real_stats_path
 
 
 def main(dataset: Annotated[Dataset, typer.Option(help="Prepared data set.")]) -> None:
@@ -24,7 +24,7 @@ def main(dataset: Annotated[Dataset, typer.Option(help="Prepared data set.")]) -
     from pipeline.metrics import SampleSizeError
 
     params = params_or_exit()
-    ep = eval_params_or_exit(params)
+    ep = params.eval
     try:
         device = resolve_device(params.device)
         one_thread_on_cpu(device)

@@ -14,7 +14,7 @@ import torch
 from pipeline import evaluate as ev
 from pipeline import features as feat
 from pipeline import metrics
-from pipeline.config import Params, ParamsError, validate_section
+from pipeline.config import Params, ParamsError, parse_params
 from pipeline.data import DataParams, prepare, to_model_space
 from pipeline.train import checkpoint, fit, model_config
 
@@ -139,15 +139,14 @@ def test_weights_from_params_env_or_cache(empty_hub: Path, tmp_path: Path, monke
 
 def test_eval_params_refuse_samples_not_above_feature_dims():
     with pytest.raises(ParamsError, match=r"eval\.n_samples = 2000: .*2048 Inception feature dims"):
-        validate_section(ev.EvalParams, {"n_samples": 2000}, "eval")
+        parse_params({"eval": {"n_samples": 2000}}).eval
     with pytest.raises(ParamsError, match=r"eval\.n_samples = 64: .*64 feature dims"):
-        validate_section(ev.EvalParams, {"n_samples": 64, "inception": {"enabled": False}}, "eval")
+        parse_params({"eval": {"n_samples": 64, "inception": {"enabled": False}}}).eval
     with pytest.raises(ParamsError, match="unknown key 'eval.n_sample'"):
-        validate_section(ev.EvalParams, {"n_sample": 3000}, "eval")
+        parse_params({"eval": {"n_sample": 3000}}).eval
     with pytest.raises(ParamsError, match=r"eval\.inception\.dims = 100"):
-        validate_section(ev.EvalParams, {"inception": {"dims": 100}}, "eval")
-    ok = validate_section(ev.EvalParams, {"n_samples": 100, "inception": {"dims": 64}, "classifier": {"features": 8}},
-                          "eval")
+        parse_params({"eval": {"inception": {"dims": 100}}}).eval
+    ok = parse_params({"eval": {"n_samples": 100, "inception": {"dims": 64}, "classifier": {"features": 8}}}).eval
     assert ok.n_samples == 100
 
 
@@ -173,7 +172,7 @@ def _trained(model: str, prepared, steps: int = 20) -> dict:
 @pytest.fixture(scope="module")
 def ring():
     data = prepare("ring8", DataParams(toy_train=600, toy_test=400), seed=0, download_dir=Path("."))
-    p = validate_section(ev.EvalParams, TINY_EVAL, "eval")
+    p = parse_params({"eval": TINY_EVAL}).eval
     return data, p, ev.real_statistics(data, p, seed=0, device=torch.device("cpu"))
 
 
@@ -216,7 +215,7 @@ def test_diverged_model_has_no_numbers(ring):
 
 def test_images_without_inception_weights_say_why():
     data = prepare("digits", DataParams(), seed=0, download_dir=Path("."))
-    p = validate_section(ev.EvalParams, TINY_EVAL, "eval")
+    p = parse_params({"eval": TINY_EVAL}).eval
     stats = ev.real_statistics(data, p, seed=0, device=torch.device("cpu"))
     assert 0.5 < stats.metrics["classifier_test_accuracy"] <= 1.0
     assert stats.state["domain"]["dims"] == 8

@@ -31,7 +31,7 @@ from .mixture import (
     train_with_checkpoints,
     window_mean,
 )
-from .params import AblationParams, MixtureParams, WganRun
+from ..config import AblationParams, MixtureParams, WganRun
 from .stats import pearson
 
 LOG_EVERY = 10

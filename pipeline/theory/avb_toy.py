@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from .. import losses
 from ..metrics import importance_log_likelihood
 from ..nets import mlp
-from .params import AvbToyParams
+from ..config import AvbToyParams
 
 OPTIMUM = -math.log(4.0)
 Z_DIM = 2

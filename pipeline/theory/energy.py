@@ -27,7 +27,7 @@ from .mixture import (
     sample_w1,
     train_with_checkpoints,
 )
-from .params import EnergyParams, MixtureParams
+from ..config import EnergyParams, MixtureParams
 from .stats import spearman
 
 

@@ -23,7 +23,7 @@ from .. import losses
 from ..nets import mlp
 from .lipschitz import critic_optimizer, critic_step, discriminator_step, spectral_normalise_
 from .nets import EnsembleMLP, Squeeze
-from .params import LinesParams
+from ..config import LinesParams
 
 LOG2 = math.log(2.0)
 

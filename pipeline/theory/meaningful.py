@@ -23,7 +23,7 @@ from .mixture import (
     train_with_checkpoints,
     window_mean,
 )
-from .params import MeaningfulParams, MixtureParams
+from ..config import MeaningfulParams, MixtureParams
 from .stats import pearson, spearman
 
 LOG_EVERY = 10  # generator steps per log row; the estimate at a checkpoint averages the last rows

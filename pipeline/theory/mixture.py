@@ -20,7 +20,7 @@ from ..models import GAN, WGAN, Step
 from ..metrics import w1_exact
 from ..train import fit
 from .lipschitz import critic_step, spectral_normalise_
-from .params import MixtureParams, WganRun
+from ..config import MixtureParams, WganRun
 
 
 def exact_w1(x: Tensor, y: Tensor) -> float:

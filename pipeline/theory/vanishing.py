@@ -24,7 +24,7 @@ from .. import losses
 from ..nets import mlp
 from .lipschitz import critic_optimizer, critic_step, discriminator_step, spectral_normalise_
 from .nets import Squeeze
-from .params import VanishingParams
+from ..config import VanishingParams
 
 G_LOSSES = {
     "minimax": losses.gan_generator_loss_minimax,
