@@ -3,11 +3,15 @@
 Every stage calls :func:`load_params` before doing any work, so a typo or a
 value out of range stops the stage with one line naming the key and what is
 allowed, and nothing is written. Core functions take these models (or
-explicit arguments), never the raw dict.
+explicit arguments), never the raw dict. Several problems give several lines,
+one each: YAML syntax (`params.yaml:LINE:COL: problem`), a key given twice,
+an empty file or section, a value out of range, and constraints between keys
+(checked only where they apply, e.g. FID feature dims only with image data).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Literal, Optional
 
@@ -15,20 +19,40 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 DatasetName = Literal["ring8", "grid25", "digits", "mnist", "fashion_mnist"]
-ModelName = Literal["gan", "wgan", "avb", "vae"]
-MODELS: tuple[str, ...] = ("gan", "wgan", "avb", "vae")
 
 
 class ParamsError(ValueError):
-    """A params.yaml problem, phrased as one line for the user."""
+    """params.yaml problems, phrased as one line each for the user."""
 
 
 INCEPTION_DIMS = (64, 192, 768, 2048)  # pytorch-fid's InceptionV3.BLOCK_INDEX_BY_DIM
+IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist")  # evaluated with FID features (domain classifier, Inception)
+DCGAN_DATASETS = ("mnist", "fashion_mnist")  # the DCGAN nets are built for 28x28 images
+
+# sklearn's random_state must be < 2**32 (numpy's default_rng and torch.manual_seed take up to 2**64 - 1).
+SEED_MAX = 2**32 - 1
+# sklearn's digits: 1797 images, 10 classes of 174..183 (load_digits().target counts, fixed with the package).
+# A stratified split gives each class about fraction * its size test images: the smallest class must keep
+# at least one image on each side, so 1/174 <= test_fraction <= 1 - 1/174 (sklearn itself fails otherwise).
+DIGITS_SMALLEST_CLASS = 174
+TEST_FRACTION_MIN, TEST_FRACTION_MAX = 1 / DIGITS_SMALLEST_CLASS, 1 - 1 / DIGITS_SMALLEST_CLASS
+# The exact W1 (POT's emd2) needs the n x n float64 cost matrix of n generated and at most n held-out samples:
+# n**2 * 8 bytes must stay within this budget, so n <= 23170.
+W1_COST_BUDGET_BYTES = 4 * 2**30
+W1_MAX_SAMPLES = math.isqrt(W1_COST_BUDGET_BYTES // 8)
 
 
 class _Section(BaseModel):
     # Unknown keys are errors: a misspelt `n_critc` must not be silently ignored.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf and nan are errors too: `lr: .inf` would train to nan, not fail.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _w1_fits(v: int) -> int:
+    if v > W1_MAX_SAMPLES:
+        raise ValueError(f"must be at most {W1_MAX_SAMPLES}: the exact W1's n x n float64 cost matrix (POT emd2) "
+                         f"needs n**2 * 8 bytes, over the {W1_COST_BUDGET_BYTES // 2**30} GiB budget")
+    return v
 
 
 def _widths(v: list[int]) -> list[int]:
@@ -46,7 +70,15 @@ class DataParams(_Section):
     ring_std: float = Field(0.05, gt=0)  # PacGAN uses 0.01; wider so a CPU-minute run can cover it
     grid_spacing: float = Field(2.0, gt=0)  # grid25: modes at spacing * {-2..2}^2 (PacGAN 2D-grid)
     grid_std: float = Field(0.05, gt=0)
-    test_fraction: float = Field(0.2, gt=0, lt=1)  # digits has no official split
+    test_fraction: float = 0.2  # digits has no official split
+
+    @field_validator("test_fraction")
+    @classmethod
+    def _every_class_on_both_sides(cls, v: float) -> float:
+        if not TEST_FRACTION_MIN <= v <= TEST_FRACTION_MAX:
+            raise ValueError(f"must be within {TEST_FRACTION_MIN:.5f}..{TEST_FRACTION_MAX:.5f} (1/174 .. 1 - 1/174) "
+                             f"so that digits' smallest class ({DIGITS_SMALLEST_CLASS} images) is in both splits")
+        return v
 
 
 class NetParams(_Section):
@@ -95,6 +127,7 @@ class WganParams(_Section):
     constraint: Literal["clip", "gp", "sn"] = "clip"
     gp_weight: float = Field(10.0, gt=0)  # lambda of the gradient penalty; constraint = gp only
     reference_schedule: bool = False  # 100 critic steps for the first 25 G steps and every 500th
+    warmup: int = Field(0, ge=0)  # 100 critic steps for the first `warmup` G steps (as the reference code's first 25)
 
 
 class AvbParams(_Section):
@@ -164,27 +197,27 @@ class EvalParams(_Section):
     snapshot_samples: int = Field(1000, ge=2)  # per generator snapshot, for W1 during training
     mode_n_std: float = Field(3.0, gt=0)  # high quality: within this many std of a mode (VEEGAN)
     mode_min_fraction: float = Field(0.2, gt=0, le=1)  # covered: >= this share of N/K samples (PacGAN)
-    # Last, so that the validator below sees the feature dimensions.
+    # More than the FID feature dims when an image data set is listed: checked by Params, which knows `datasets`.
     n_samples: int = Field(2500, ge=2)  # generated samples for FID, W1 and modes (VEEGAN/PacGAN: 2,500)
 
-    @field_validator("n_samples")
+    @field_validator("n_samples", "snapshot_samples")
     @classmethod
-    def _more_than_feature_dims(cls, v: int, info: ValidationInfo) -> int:
-        clf, inc = info.data.get("classifier"), info.data.get("inception")
-        if clf is not None and v <= clf.features:
-            raise ValueError(f"must exceed the domain classifier's {clf.features} feature dims "
-                             "(eval.classifier.features): a Frechet distance needs more samples than dimensions")
-        if inc is not None and inc.enabled and v <= inc.dims:
-            raise ValueError(f"must exceed the {inc.dims} Inception feature dims (eval.inception.dims): "
-                             "a Frechet distance needs more samples than dimensions")
-        return v
+    def _w1_cost_fits(cls, v: int) -> int:
+        return _w1_fits(v)
 
 
 # --- theory: the papers' claims, one sub-section per part (Each theory stage declares
-# only its own sub-section in dvc.yaml, so changing one reruns that part alone.) ---
+# only its own sub-section in dvc.yaml, so changing one reruns that part alone; parts 3-5
+# also declare theory.mixture and theory.wgan.) ---
 
 Constraint = Literal["clip", "gp", "sn"]  # weight clipping | gradient penalty | spectral normalisation
-Optimizer = Literal["rmsprop", "adam"]
+
+
+def _paper_critic(constraint: str, lr_clip: float, lr_other: float, gp_weight: float) -> WganParams:
+    """The papers' pairing: RMSProp for a clipped critic (WGAN section 3), Adam(0.5, 0.9) otherwise (WGAN-GP)."""
+    clip = constraint == "clip"
+    return WganParams(optimizer="rmsprop" if clip else "adam", lr=lr_clip if clip else lr_other,
+                      constraint=constraint, gp_weight=gp_weight)
 
 
 class LinesParams(_Section):
@@ -194,7 +227,7 @@ class LinesParams(_Section):
     hidden: list[int] = [64, 64]  # critic / discriminator widths
     batch_size: int = Field(128, ge=8)
     critic_steps: int = Field(300, ge=1)  # updates of each critic / discriminator on a fixed theta
-    critic_lr: float = Field(1e-3, gt=0)  # Adam(0.5, 0.9) as in Gulrajani et al. 2017
+    critic_lr: float = Field(1e-3, gt=0)  # Adam: (0.5, 0.9) for GP / SN critics, (0.5, 0.999) for the discriminator
     gp_weight: float = Field(10.0, gt=0)  # lambda of the gradient penalty
     clip: float = Field(0.01, gt=0)  # clipped critic: weights in [-clip, clip]
     clip_lr: float = Field(5e-3, gt=0)  # RMSProp for the clipped critic
@@ -217,6 +250,10 @@ class LinesParams(_Section):
             raise ValueError("must be odd so that theta = 0 is a grid point")
         return v
 
+    def critic(self, constraint: str) -> WganParams:
+        """The core WGAN settings of a lines critic kept Lipschitz by `constraint`."""
+        return _paper_critic(constraint, self.clip_lr, self.critic_lr, self.gp_weight)
+
 
 class VanishingParams(_Section):
     """Part 2: Arjovsky & Bottou 2017, Figure 2; Arjovsky et al. 2017, Figure 2."""
@@ -227,10 +264,10 @@ class VanishingParams(_Section):
     hidden: list[int] = [64, 64]
     batch_size: int = Field(128, ge=8)
     d_steps: int = Field(1000, ge=10)  # discriminator / critic updates, gradients logged on a log grid
-    d_lr: float = Field(1e-3, gt=0)  # Adam for the discriminator
+    d_lr: float = Field(1e-3, gt=0)  # Adam(0.5, 0.999) for the discriminator
     critic_constraint: Constraint = "clip"  # the paper's Figure 2 critic is clipped
     clip: float = Field(0.01, gt=0)
-    critic_lr: float = Field(5e-3, gt=0)  # RMSProp for a clipped critic, Adam otherwise
+    critic_lr: float = Field(5e-3, gt=0)  # RMSProp for a clipped critic, Adam(0.5, 0.9) otherwise
     gp_weight: float = Field(10.0, gt=0)
     n_eval: int = Field(4096, ge=100)  # fake samples for each generator-gradient norm
     n_log_points: int = Field(12, ge=2)  # points on the log-spaced step axis
@@ -240,61 +277,74 @@ class VanishingParams(_Section):
     def _w(cls, v):
         return _widths(v)
 
+    def critic(self) -> WganParams:
+        return _paper_critic(self.critic_constraint, self.critic_lr, self.critic_lr, self.gp_weight)
+
+
+# theory.mixture.data / .net: keys of the core's `data:` / `net:`, over these defaults (not over
+# the top-level sections, so the main models' settings do not rerun the theory parts)
+_MIXTURE_DATA = {"toy_train": 5000, "toy_test": 500}  # toy_test: the real side of every exact W1 (POT, ~n^2 to n^3)
+_MIXTURE_NET = {"z_dim": 2, "g_hidden": [64, 64], "d_hidden": [64, 64]}
+
 
 class MixtureParams(_Section):
-    """The 2D mixture of parts 3-5 (PacGAN's 2D-ring / 2D-grid), with a known density."""
+    """The 2D mixture of parts 3-5 (PacGAN's 2D-ring / 2D-grid, known density) and the nets trained on it."""
 
-    kind: Literal["ring8", "grid25"] = "ring8"
-    radius: float = Field(1.0, gt=0)  # ring8
-    spacing: float = Field(2.0, gt=0)  # grid25
-    std: float = Field(0.05, gt=0)
-    n_train: int = Field(5000, ge=100)
-    n_eval: int = Field(500, ge=100)  # samples on each side of an exact W1 (POT network simplex, ~n^2 to n^3)
-    z_dim: int = Field(2, ge=1)
-    g_hidden: list[int] = [64, 64]
-    d_hidden: list[int] = [64, 64]
+    dataset: Literal["ring8", "grid25"] = "ring8"
+    data: DataParams = DataParams(**_MIXTURE_DATA)
+    net: NetParams = NetParams(**_MIXTURE_NET)
 
-    @field_validator("g_hidden", "d_hidden")
+    @field_validator("data", "net", mode="before")
     @classmethod
-    def _w(cls, v):
-        return _widths(v)
+    def _over_theory_defaults(cls, v, info: ValidationInfo):
+        defaults = _MIXTURE_DATA if info.field_name == "data" else _MIXTURE_NET
+        return defaults | v if isinstance(v, dict) else v
 
 
-class WganRun(_Section):
-    """One WGAN training run on the mixture (an ablation row, or a run of parts 3 and 4)."""
+class TheoryWgan(WganParams):
+    """A WGAN of parts 3-5: the core's `wgan:` keys with shorter-run defaults, plus its own clip bound
+    (the core's is the top-level `clip`). Its length is the part's `steps`."""
 
-    optimizer: Optimizer = "rmsprop"
     lr: float = Field(1e-4, gt=0)  # critic and generator (the paper: 5e-5, for longer runs)
-    beta1: float = Field(0.5, ge=0, lt=1)  # adam only
-    constraint: Constraint = "clip"
-    clip: float = Field(0.01, gt=0)  # constraint = clip only
-    gp_weight: float = Field(10.0, gt=0)  # constraint = gp only
-    n_critic: int = Field(5, ge=1)
     warmup: int = Field(5, ge=0)  # 100 critic steps for the first `warmup` generator steps (reference code: 25)
+    clip: float = Field(0.01, gt=0)  # constraint = clip only
+
+    @model_validator(mode="after")
+    def _steps_from_the_part(self):
+        if "steps" in self.model_fields_set:
+            raise ValueError("steps is set by each part (theory.<part>.steps), not per WGAN run")
+        return self
+
+
+def _no_steps(p: BaseModel, where: str) -> None:
+    if "steps" in p.model_fields_set:
+        raise ValueError(f"{where}.steps: set by the part's `steps`")
 
 
 class MeaningfulParams(_Section):
     """Part 3: Arjovsky et al. 2017, Figures 3 and 4."""
 
     steps: int = Field(800, ge=10)  # generator updates of each run
-    batch_size: int = Field(64, ge=1)
     checkpoints: int = Field(12, ge=3)  # exact-W1 evaluations along each run, log-spaced from step 10
-    wgan: WganRun = WganRun()
-    gan_lr: float = Field(2e-4, gt=0)  # Adam(0.5, 0.999), the core's GAN settings
-    gan_g_loss: Literal["nonsaturating", "minimax"] = "nonsaturating"
+    wgan: TheoryWgan = TheoryWgan()  # keys over theory.wgan
+    gan: GanParams = GanParams()  # the core's `gan:` keys (Adam(0.5, 0.999), lr 2e-4)
+
+    @model_validator(mode="after")
+    def _gan_steps(self):
+        _no_steps(self.gan, "gan")
+        return self
 
 
 class EnergyParams(_Section):
     """Part 4: is the trained critic an energy, f(x) ~ log p_real(x)?"""
 
     steps: int = Field(400, ge=10)
-    batch_size: int = Field(64, ge=1)
     checkpoints: int = Field(3, ge=2)  # Spearman along training (log-spaced)
-    runs: dict[str, WganRun] = {
-        "clip": WganRun(constraint="clip"),
-        "gp": WganRun(constraint="gp", optimizer="adam"),
+    runs: dict[str, TheoryWgan] = {  # keys over theory.wgan
+        "clip": TheoryWgan(constraint="clip"),
+        "gp": TheoryWgan(constraint="gp", optimizer="adam"),
     }
-    main: str = "clip"  # the run whose final Spearman is the metric energy_spearman
+    main: str = "clip"  # the run whose final Spearman is the headline `spearman`
     grid: int = Field(50, ge=10)  # grid points per axis
     margin: float = Field(0.5, ge=0)  # the grid spans the data's bounding box plus this margin (in data units)
     near_stds: float = Field(3.0, gt=0)  # "near the data": within this many std of a mode centre
@@ -310,17 +360,16 @@ class AblationParams(_Section):
     """Part 5: the WGAN critic's optimiser and Lipschitz constraint, one row each."""
 
     steps: int = Field(400, ge=10)
-    batch_size: int = Field(64, ge=1)
     last_fraction: float = Field(0.2, gt=0, le=1)  # stability: spread of W estimate over this tail
     checkpoints: int = Field(5, ge=2)  # exact W1 along each run (log-spaced), for corr(W estimate, W1)
-    # every row is the paper's setting (RMSProp, clip 0.01) but for what its name says
-    rows: dict[str, WganRun] = {
-        "rmsprop_clip0.01": WganRun(),
-        "adam_clip0.01": WganRun(optimizer="adam"),
-        "rmsprop_clip0.001": WganRun(clip=0.001),
-        "rmsprop_clip0.1": WganRun(clip=0.1),
-        "adam_gp": WganRun(optimizer="adam", constraint="gp"),
-        "adam_sn": WganRun(optimizer="adam", constraint="sn"),
+    # keys over theory.wgan (the paper's setting: RMSProp, clip 0.01), so a row differs only by what its name says
+    rows: dict[str, TheoryWgan] = {
+        "rmsprop_clip0.01": TheoryWgan(),
+        "adam_clip0.01": TheoryWgan(optimizer="adam"),
+        "rmsprop_clip0.001": TheoryWgan(clip=0.001),
+        "rmsprop_clip0.1": TheoryWgan(clip=0.1),
+        "adam_gp": TheoryWgan(optimizer="adam", constraint="gp"),
+        "adam_sn": TheoryWgan(optimizer="adam", constraint="sn"),
     }
 
     @field_validator("rows")
@@ -355,17 +404,33 @@ class TheoryParams(_Section):
     lines: LinesParams = LinesParams()
     vanishing: VanishingParams = VanishingParams()
     mixture: MixtureParams = MixtureParams()
+    wgan: TheoryWgan = TheoryWgan()  # the base of every WGAN run of parts 3-5
     meaningful: MeaningfulParams = MeaningfulParams()
     energy: EnergyParams = EnergyParams()
     ablation: AblationParams = AblationParams()
     avb_toy: AvbToyParams = AvbToyParams()
 
+    def wgan_run(self, keys: TheoryWgan, steps: int) -> TheoryWgan:
+        """theory.wgan with a run's own keys (only those it sets) on top, for `steps` generator steps."""
+        return self.wgan.model_copy(update=keys.model_dump(exclude_unset=True) | {"steps": steps})
+
+    def wgan_runs(self, runs: dict[str, TheoryWgan], steps: int) -> dict[str, TheoryWgan]:
+        return {name: self.wgan_run(keys, steps) for name, keys in runs.items()}
+
 
 # --- the whole file --------------------------------------------------------------
 
 
+class _KeyProblems(ValueError):
+    """Constraints between keys that failed: (key, value, what is allowed), one line each in ParamsError."""
+
+    def __init__(self, problems: list[tuple[str, object, str]]):
+        super().__init__("; ".join(f"{k} = {v!r}: {m}" for k, v, m in problems))
+        self.problems = problems
+
+
 class Params(_Section):
-    seed: int = 0
+    seed: int = 0  # 0..2**32 - 1 (SEED_MAX)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     clip: float = Field(0.01, gt=0)  # WGAN weight clipping bound c, top-level for `dvc exp run -S clip=...`
     datasets: list[DatasetName] = ["ring8", "digits"]
@@ -379,6 +444,13 @@ class Params(_Section):
     eval: EvalParams = EvalParams()
     theory: TheoryParams = TheoryParams()
 
+    @field_validator("seed")
+    @classmethod
+    def _seed_range(cls, v: int) -> int:
+        if not 0 <= v <= SEED_MAX:
+            raise ValueError(f"must be within 0..{SEED_MAX} (2**32 - 1: scikit-learn's random_state limit)")
+        return v
+
     @field_validator("datasets")
     @classmethod
     def _non_empty(cls, v: list[str]) -> list[str]:
@@ -386,35 +458,118 @@ class Params(_Section):
             raise ValueError("must name at least one data set")
         return v
 
+    @model_validator(mode="after")
+    def _between_keys(self):
+        """Constraints that hold only for some data sets, checked only when such a data set is listed."""
+        problems: list[tuple[str, object, str]] = []
+        images = [d for d in self.datasets if d in IMAGE_DATASETS]
+        n, clf, inc = self.eval.n_samples, self.eval.classifier, self.eval.inception
+        why = f"with image data in datasets ({', '.join(images)}): a Frechet distance needs more samples than dimensions"
+        if images and n <= clf.features:
+            problems.append(("eval.n_samples", n, f"must exceed the domain classifier's {clf.features} feature dims "
+                                                  f"(eval.classifier.features) {why}"))
+        if images and inc.enabled and n <= inc.dims:
+            problems.append(("eval.n_samples", n, f"must exceed the {inc.dims} Inception feature dims "
+                                                  f"(eval.inception.dims) {why}"))
+        not_28 = [d for d in self.datasets if d not in DCGAN_DATASETS]
+        if self.net.arch == "dcgan" and not_28:
+            problems.append(("net.arch", "dcgan", f"needs 28x28 images ({', '.join(DCGAN_DATASETS)}), but datasets "
+                                                  f"lists {', '.join(not_28)}: use net.arch = 'mlp'"))
+        if problems:
+            raise _KeyProblems(problems)
+        return self
 
-def _one_line(err: ValidationError, source: str) -> str:
-    """The first error as `source: key.path = value: what is allowed`."""
-    e = err.errors()[0]
-    key = ".".join(str(p) for p in e["loc"])
-    msg = e["msg"]
-    if e["type"] == "extra_forbidden":
-        return f"{source}: unknown key '{key}'"
-    value = e.get("input")
-    return f"{source}: {key} = {value!r}: {msg}"
+
+def _lines(err: ValidationError, source: str) -> list[str]:
+    """Every error as `source: key.path = value: what is allowed`, one line each, in the models' field order."""
+    lines: list[str] = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"])
+        value, msg = e.get("input"), e["msg"]
+        problem = e.get("ctx", {}).get("error")
+        if isinstance(problem, _KeyProblems):
+            lines += [f"{source}: {k} = {v!r}: {m}" for k, v, m in problem.problems]
+        elif e["type"] == "extra_forbidden":
+            lines.append(f"{source}: unknown key '{key}'")
+        elif value is None and e["type"] in ("model_type", "dict_type"):
+            # `gan:` with nothing under it: YAML reads None
+            lines.append(f"{source}: {key} = None: an empty section; indent its keys under it, "
+                         "or delete the line for the defaults")
+        elif isinstance(value, dict):  # a whole section's check: its keys are in the message
+            lines.append(f"{source}: {key}: {msg}")
+        else:
+            lines.append(f"{source}: {key} = {value!r}: {msg}")
+    return list(dict.fromkeys(lines))  # one line per problem, even if pydantic repeats one
 
 
 def parse_params(raw: dict, source: str = "params.yaml") -> Params:
-    """Validate a params mapping; raise :class:`ParamsError` with one line."""
+    """Validate a params mapping; raise :class:`ParamsError` with one line per problem."""
     if not isinstance(raw, dict):
         raise ParamsError(f"{source}: expected a mapping at the top level, got {type(raw).__name__}")
     try:
         params = Params.model_validate(raw)
     except ValidationError as err:
-        raise ParamsError(_one_line(err, source)) from None
+        raise ParamsError("\n".join(_lines(err, source))) from None
     return params
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml's SafeLoader, but a key given twice in one mapping is an error (SafeLoader keeps the last)."""
+
+    def construct_document(self, node):
+        self._refuse_duplicates(node, "", set())
+        return super().construct_document(node)
+
+    def _refuse_duplicates(self, node, path: str, seen: set[int]) -> None:
+        if id(node) in seen:  # an alias: already walked (and a recursive one must not loop)
+            return
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[tuple[str, str], yaml.Node] = {}
+            for key_node, value_node in node.value:
+                name = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
+                where = f"{path}.{name}" if path else name
+                if isinstance(key_node, yaml.ScalarNode) and key_node.value != "<<":
+                    was = first.setdefault((key_node.tag, key_node.value), key_node)
+                    if was is not key_node:
+                        raise yaml.constructor.ConstructorError(
+                            None, None, f"duplicate key '{where}' (first on line {was.start_mark.line + 1})",
+                            key_node.start_mark)
+                self._refuse_duplicates(value_node, where, seen)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self._refuse_duplicates(item, f"{path}.{i}" if path else str(i), seen)
+
+
+def _yaml_line(err: yaml.YAMLError, source: str) -> str:
+    """`source:LINE:COL: problem` for a syntax error (1-based, as editors count)."""
+    if isinstance(err, yaml.reader.ReaderError):  # bytes that are not UTF-8/16 text, or a control character
+        return f"{source}: byte {err.position}: not YAML text ({err.reason})"
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    problem = getattr(err, "problem", None) or getattr(err, "context", None)
+    if mark is None or problem is None:
+        return f"{source}: " + " ".join(str(err).split())
+    line = f"{source}:{mark.line + 1}:{mark.column + 1}: {problem}"
+    context, at = getattr(err, "context", None), getattr(err, "context_mark", None)
+    if context and at is not None and problem is not context and at.line != mark.line:
+        line += f" ({context} on line {at.line + 1})"
+    return line
+
+
 def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate params.yaml; raise :class:`ParamsError` with one line per problem."""
     path = Path(path)
     if not path.exists():
         raise ParamsError(f"{path}: not found (run from the repository root)")
-    with path.open() as f:
-        raw = yaml.safe_load(f) or {}
+    try:
+        with path.open("rb") as f:  # bytes: yaml's reader reports bad encodings with a position
+            raw = yaml.load(f, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as err:
+        raise ParamsError(_yaml_line(err, str(path))) from None
+    except OSError as err:
+        raise ParamsError(f"{path}: cannot be read: {err.strerror}") from None
+    if raw is None:  # empty, or only comments: refused rather than silently all defaults
+        raise ParamsError(f"{path}: is empty: expected the params mapping (see the repository's params.yaml)")
     return parse_params(raw, str(path))
 
 

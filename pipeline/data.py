@@ -7,18 +7,17 @@ the training device: no DataLoader and no per-image transforms in the loop.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from .config import DataParams
+from .idx import IDX_FILES, IDX_SETS, DataError, describe_checks, load_idx_set
 
 
 @dataclass(frozen=True)
@@ -130,118 +129,26 @@ def make_digits(p: DataParams, seed: int) -> Prepared:
                     torch.from_numpy(yte).long())
 
 
-# --- MNIST / Fashion-MNIST from raw IDX files ----------------------------------------
-
-IDX_FILES = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-)
-
-
-class DataError(RuntimeError):
-    """A data set that cannot be read; the message says what to do."""
-
-
-def read_idx(path: Path) -> np.ndarray:
-    """Parse an IDX file (LeCun's MNIST format), gzipped or not.
-
-    Header: two zero bytes, a type code (0x08 = uint8), the number of dims,
-    then one big-endian int32 per dim.
-    """
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise DataError(f"{path}: not an unsigned-byte IDX file")
-    ndim = raw[3]
-    dims = np.frombuffer(raw, dtype=">i4", count=ndim, offset=4)
-    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-    if data.size != int(np.prod(dims)):
-        raise DataError(f"{path}: truncated ({data.size} bytes of data, header says {int(np.prod(dims))})")
-    return data.reshape(tuple(int(d) for d in dims))
-
-
-def _published_md5(name: str) -> dict[str, str]:
-    """md5 of the gzipped originals, as torchvision publishes them."""
-    from torchvision import datasets
-
-    cls = datasets.MNIST if name == "mnist" else datasets.FashionMNIST
-    return {fname: md5 for fname, md5 in cls.resources}
-
-
-def _find_idx(folder: Path, stem: str) -> Optional[Path]:
-    # Accept the layout users actually have: flat, or torchvision's <Name>/raw/.
-    for base in (folder, folder / "MNIST" / "raw", folder / "FashionMNIST" / "raw", folder / "raw"):
-        for cand in (base / f"{stem}.gz", base / stem):
-            if cand.is_file():
-                return cand
-    return None
-
-
-def read_idx_folder(folder: Path, name: str) -> tuple[np.ndarray, ...]:
-    """The four IDX arrays from `folder`; md5-checked when they are the gzipped originals."""
-    folder = Path(folder)
-    paths = [_find_idx(folder, stem) for stem in IDX_FILES]
-    missing = [stem for stem, p in zip(IDX_FILES, paths) if p is None]
-    if missing:
-        raise DataError(f"{name}: {folder} lacks {', '.join(missing)} (.gz or uncompressed)")
-    md5 = _published_md5(name)
-    for path in paths:
-        if path.name in md5:
-            digest = hashlib.md5(path.read_bytes()).hexdigest()
-            if digest != md5[path.name]:
-                raise DataError(f"{path}: md5 {digest} differs from the published {md5[path.name]}; "
-                                "the file is corrupt or not the original")
-    return tuple(read_idx(p) for p in paths)
-
-
-def make_idx_dataset(name: str, p: DataParams, download_dir: Path) -> Prepared:
+def make_idx_dataset(name: str, p: DataParams, download_dir: Path,
+                     note: Callable[[str], None] = lambda _: None) -> Prepared:
     """MNIST / Fashion-MNIST from `p.root`, else torchvision's download into `download_dir`."""
-    tried = []
-    arrays = None
-    if p.root:
-        try:
-            arrays = read_idx_folder(Path(p.root), name)
-        except DataError as e:
-            tried.append(str(e))
-    if arrays is None and p.download:
-        try:
-            arrays = _download(name, download_dir)
-        except Exception as e:  # any network / mirror failure: report it with the rest
-            tried.append(f"torchvision download into {download_dir} failed: {type(e).__name__}: {e}")
-    elif arrays is None:
-        tried.append("download disabled (data.download: false)")
-    if arrays is None:
-        where = p.root or "<data.root not set>"
-        raise DataError(
-            f"{name}: cannot load the data set. Put the four IDX files {', '.join(f + '.gz' for f in IDX_FILES)} "
-            f"in a folder and set data.root to it (now: {where}). Tried: " + " | ".join(tried)
-        )
-    xtr, ytr, xte, yte = arrays
+    files = load_idx_set(name, p, download_dir)
+    note(describe_checks(name, files))
+    xtr, ytr, xte, yte = (files[stem].array for stem in IDX_FILES)
     meta = DataMeta(name, "images", (1, 28, 28), len(xtr), len(xte), levels=255, num_classes=10)
     return Prepared(meta, torch.from_numpy(xtr.copy())[:, None], torch.from_numpy(xte.copy())[:, None],
                     torch.from_numpy(ytr.astype(np.int64)), torch.from_numpy(yte.astype(np.int64)))
 
 
-def _download(name: str, root: Path) -> tuple[np.ndarray, ...]:
-    from torchvision import datasets
-
-    cls = datasets.MNIST if name == "mnist" else datasets.FashionMNIST
-    train = cls(str(root), train=True, download=True)
-    test = cls(str(root), train=False, download=True)
-    return train.data.numpy(), train.targets.numpy(), test.data.numpy(), test.targets.numpy()
-
-
-def prepare(name: str, p: DataParams, seed: int, download_dir: Path) -> Prepared:
-    """Build one data set deterministically from params and seed."""
+def prepare(name: str, p: DataParams, seed: int, download_dir: Path,
+            note: Callable[[str], None] = lambda _: None) -> Prepared:
+    """Build one data set deterministically from params and seed; `note` hears how files were checked."""
     if name in ("ring8", "grid25"):
         return make_mixture(name, p, seed)
     if name == "digits":
         return make_digits(p, seed)
-    if name in ("mnist", "fashion_mnist"):
-        return make_idx_dataset(name, p, download_dir)
+    if name in IDX_SETS:
+        return make_idx_dataset(name, p, download_dir, note)
     raise DataError(f"unknown data set {name!r}")
 
 

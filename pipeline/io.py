@@ -8,8 +8,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import torch
-
 
 def _atomic(path: Path, write) -> None:
     path = Path(path)
@@ -59,9 +57,13 @@ def read_json(path: Path) -> Any:
 def save_torch(path: Path, obj: Any) -> None:
     """torch.save through a temp file; keep `obj` to tensors and plain types so
     that :func:`load_torch` can use ``weights_only=True``."""
+    import torch
+
     _atomic(path, lambda f: torch.save(obj, f))
 
 
-def load_torch(path: Path, map_location: str | torch.device = "cpu") -> Any:
+def load_torch(path: Path, map_location="cpu") -> Any:
+    import torch
+
     # weights_only: a checkpoint is data, never code to execute.
     return torch.load(path, map_location=map_location, weights_only=True)

@@ -88,6 +88,23 @@ def clip_weights_(params: list[Tensor], c: float) -> None:
     torch._foreach_clamp_max_(params, c)
 
 
+def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, batch_dims: int = 1) -> Tensor:
+    """E_{x_hat}[(||grad_x f(x_hat)||_2 - 1)^2], x_hat = u x + (1 - u) x~, u ~ U[0, 1]  (Gulrajani et al. 2017, eq. 3).
+
+    The two-sided penalty that keeps the critic near 1-Lipschitz along lines
+    between real and fake samples; the norm is over every non-batch dim.
+    `batch_dims` = 2 for an ensemble of E critics on (E, B, ...): the sum of
+    the members' penalties. The graph is kept (create_graph) so that the
+    penalty's gradient reaches the critic's weights.
+    """
+    lead = real.shape[:batch_dims]
+    u = torch.rand(*lead, *[1] * (real.dim() - batch_dims), device=real.device)  # one u per sample
+    x_hat = (u * real + (1 - u) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    norm = grad.flatten(batch_dims).norm(dim=-1)  # (*lead,)
+    return ((norm - 1) ** 2).mean(-1).sum()
+
+
 # --- AVB: Mescheder, Nowozin & Geiger 2017; VAE: Kingma & Welling 2014 ------------
 
 

@@ -18,6 +18,7 @@ from . import losses
 from .config import AvbParams, GanParams, NetParams, Params, ParamsError, VaeParams, WganParams
 from .data import DataMeta
 from .nets import GaussianDecoder, Generator, Scorer
+from .registry import MODELS
 
 Logs = dict[str, Tensor]  # scalar tensors; the trainer turns them into floats only when it logs
 
@@ -31,11 +32,12 @@ class Step(nn.Module):
     them on that device.
     """
 
-    name = ""
     batch_size = 64
 
     def __init__(self, net: NetParams, meta: DataMeta):
         super().__init__()
+        # in logs and messages; `build` gives it the model's registry name
+        self.name = type(self).__name__.lower()
         self.net_params, self.meta = net, meta
         self.images = meta.kind == "images"
         self.shape = tuple(meta.shape)
@@ -72,8 +74,6 @@ class Step(nn.Module):
 
 class GAN(Step):
     """Goodfellow et al. 2014: D maximises V(D, G); G minimises log(1 - D(G(z))) or -log D(G(z))."""
-
-    name = "gan"
 
     def __init__(self, net: NetParams, meta: DataMeta, p: GanParams):
         super().__init__(net, meta)
@@ -116,49 +116,83 @@ class GAN(Step):
         return self.G
 
 
-class WGAN(Step):
-    """Arjovsky, Chintala & Bottou 2017, Algorithm 1 (weight clipping to [-c, c] after every critic step)."""
+def make_optimizer(params, p: WganParams) -> torch.optim.Optimizer:
+    """A WGAN's optimiser: RMSProp (the paper's choice: momentum destabilised the critic, section 3)
+    or Adam(lr, (beta1, beta2)); (0.5, 0.9) is WGAN-GP's (Gulrajani et al. 2017). Foreach: one fused
+    update over all tensors (on CPU the same numbers as the per-tensor loop)."""
+    if p.optimizer == "adam":
+        return torch.optim.Adam(params, lr=p.lr, betas=(p.beta1, p.beta2), foreach=True)
+    return torch.optim.RMSprop(params, lr=p.lr, foreach=True)
 
-    name = "wgan"
+
+def spectral_normalise_(module: nn.Module) -> nn.Module:
+    """Divide every Linear / Conv weight of `module` by its largest singular value, in place (Miyato et al. 2018).
+
+    LeakyReLU is 1-Lipschitz, so the critic is then at most 1-Lipschitz (for a
+    conv: the norm of the kernel reshaped to (out, in * k * k), as Miyato et al.).
+    Build the optimiser *after* this call: the weights become `parametrizations.weight.original`.
+    """
+    for name, child in module.named_children():
+        if isinstance(child, (nn.Linear, nn.Conv2d)):
+            setattr(module, name, nn.utils.parametrizations.spectral_norm(child))
+        else:
+            spectral_normalise_(child)
+    return module
+
+
+def critic_step(D: nn.Module, opt: torch.optim.Optimizer, real: Tensor, fake: Tensor, p: WganParams,
+                clip: float, params: Optional[list[Tensor]] = None) -> tuple[Tensor, Tensor]:
+    """One critic update under `p.constraint`; returns (loss, W estimate E f(real) - E f(fake)), detached.
+
+    loss = E f(fake) - E f(real)  (Algorithm 1, line 5), + gp_weight * gradient penalty for `gp`
+    (Gulrajani et al. 2017, eq. 3); `clip` clamps the weights after the step (line 7); for `sn`
+    the constraint lives in the layers. `params`: the critic's parameters, if already listed.
+    """
+    scores = D(torch.cat([real, fake]))  # one call: a critic has no BatchNorm
+    w_loss = losses.wgan_critic_loss(scores[: len(real)], scores[len(real):])
+    loss = w_loss + p.gp_weight * losses.gradient_penalty(D, real, fake) if p.constraint == "gp" else w_loss
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    if p.constraint == "clip":
+        losses.clip_weights_(params if params is not None else list(D.parameters()), clip)
+    return loss.detach(), -w_loss.detach()
+
+
+class WGAN(Step):
+    """Arjovsky, Chintala & Bottou 2017, Algorithm 1, the critic kept Lipschitz by `p.constraint`:
+    weight clipping to [-clip, clip] after every critic step (the paper's), a gradient penalty
+    (Gulrajani et al. 2017) or spectral normalisation (Miyato et al. 2018)."""
 
     def __init__(self, net: NetParams, meta: DataMeta, p: WganParams, clip: float):
         super().__init__(net, meta)
         self.p, self.clip, self.batch_size = p, clip, p.batch_size
         self.G = Generator(net, self.shape, self.images)
         self.D = Scorer(net, self.shape)
+        if p.constraint == "sn":
+            spectral_normalise_(self.D)  # before the (lazy) optimiser first sees the parameters
         self._critic_params = list(self.D.parameters())
 
     @cached_property
     def opt_g(self) -> torch.optim.Optimizer:
-        return self._optimizer(self.G)
+        return make_optimizer(self.G.parameters(), self.p)
 
     @cached_property
     def opt_d(self) -> torch.optim.Optimizer:
-        return self._optimizer(self.D)
-
-    def _optimizer(self, m: nn.Module) -> torch.optim.Optimizer:
-        if self.p.optimizer == "adam":
-            return torch.optim.Adam(m.parameters(), lr=self.p.lr, betas=(self.p.beta1, 0.999), foreach=True)
-        # The paper's choice: momentum-based optimisers destabilised the critic (section 3).
-        return torch.optim.RMSprop(m.parameters(), lr=self.p.lr, foreach=True)
+        return make_optimizer(self.D.parameters(), self.p)
 
     def inner_count(self, it: int) -> int:
         # Reference code (martinarjovsky/WassersteinGAN main.py): a near-optimal critic
-        # early on and every 500 generator steps.
-        if self.p.reference_schedule and (it < 25 or it % 500 == 0):
+        # early on (`warmup`), and in its schedule also every 500 generator steps.
+        if it < self.p.warmup or (self.p.reference_schedule and (it < 25 or it % 500 == 0)):
             return 100
         return self.p.n_critic
 
     def inner(self, x: Tensor) -> Logs:
         with torch.no_grad():
             fake = self.G(self._z(len(x), x.device))
-        scores = self.D(torch.cat([x, fake]))
-        loss = losses.wgan_critic_loss(scores[: len(x)], scores[len(x):])
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_d.step()
-        losses.clip_weights_(self._critic_params, self.clip)
-        return {"critic_loss": loss.detach(), "w_estimate": -loss.detach()}
+        loss, w = critic_step(self.D, self.opt_d, x, fake, self.p, self.clip, self._critic_params)
+        return {"critic_loss": loss, "w_estimate": w}
 
     def outer(self, x: Tensor) -> Logs:
         self.D.requires_grad_(False)
@@ -173,7 +207,7 @@ class WGAN(Step):
         return self.G
 
 
-class _LatentModel(Step):
+class LatentModel(Step):
     """Shared by AVB and the VAE: Gaussian decoder p(x|z), prior p(z) = N(0, I)."""
 
     def __init__(self, net: NetParams, meta: DataMeta, min_std: float):
@@ -187,6 +221,10 @@ class _LatentModel(Step):
         """k draws z ~ q(z|x) for each x: shape (k, B, z_dim)."""
         raise NotImplementedError
 
+    def elbo(self, x: Tensor, z: Tensor, log_px_z: Tensor) -> Tensor:
+        """Per-point ELBO (B,) from K posterior draws z (K, B, z_dim) and log p(x|z) (K, B)."""
+        raise NotImplementedError
+
     def log_likelihood_terms(self, x: Tensor, z: Tensor) -> Tensor:
         """log p(x|z) + log p(z) for z of shape (k, B, z_dim): (k, B)."""
         k, b, _ = z.shape
@@ -196,15 +234,13 @@ class _LatentModel(Step):
         return log_px.view(k, b) + losses.standard_normal_logpdf(z)
 
 
-class AVB(_LatentModel):
+class AVB(LatentModel):
     """Mescheder, Nowozin & Geiger 2017, Algorithm 1.
 
     Encoder z = f(x, eps), a black box with noise as input; adversary T(x, z)
     learns log q(z|x) - log p(z) by telling (x, z ~ q(z|x)) from (x, z ~ p(z));
     encoder and decoder minimise E_q[T(x, z) - log p(x|z)] = -ELBO.
     """
-
-    name = "avb"
 
     def __init__(self, net: NetParams, meta: DataMeta, p: AvbParams):
         super().__init__(net, meta, p.min_std)
@@ -231,6 +267,13 @@ class AVB(_LatentModel):
     def inner_count(self, it: int) -> int:
         return self.p.adversary_steps
 
+    def elbo(self, x: Tensor, z: Tensor, log_px_z: Tensor) -> Tensor:
+        """E_q[log p(x|z) - T(x, z)] (AVB, eq. 3.7): T stands in for log q(z|x) - log p(z), so this is
+        an *estimate* of the ELBO, exact only for the optimal adversary T*; it is not a bound."""
+        k, b, zd = z.shape
+        xk = x.unsqueeze(0).expand(k, *x.shape).reshape(k * b, *x.shape[1:])
+        return (log_px_z - self.T(xk, z.reshape(k * b, zd)).view(k, b)).mean(0)
+
     def inner(self, x: Tensor) -> Logs:
         with torch.no_grad():
             z_q = self.encode(x)
@@ -256,10 +299,8 @@ class AVB(_LatentModel):
         return {"elbo": -loss.detach(), "kl": kl.mean().detach(), "recon_nll": nll.mean().detach()}
 
 
-class VAE(_LatentModel):
+class VAE(LatentModel):
     """Kingma & Welling 2014: Gaussian q(z|x) = N(mu(x), diag sigma(x)^2), analytic KL."""
-
-    name = "vae"
 
     def __init__(self, net: NetParams, meta: DataMeta, p: VaeParams):
         super().__init__(net, meta, p.min_std)
@@ -278,6 +319,11 @@ class VAE(_LatentModel):
         mu, logvar = self.q_params(x)
         return mu + (0.5 * logvar).exp() * torch.randn(k, *mu.shape, device=x.device)
 
+    def elbo(self, x: Tensor, z: Tensor, log_px_z: Tensor) -> Tensor:
+        """E_q[log p(x|z)] - KL(q(z|x) || p(z)), the KL analytic (Kingma & Welling 2014, eq. 10): a lower bound."""
+        mu, logvar = self.q_params(x)
+        return log_px_z.mean(0) - losses.gaussian_kl_to_standard(mu, logvar)
+
     def outer(self, x: Tensor) -> Logs:
         mu, logvar = self.q_params(x)
         z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)  # reparameterisation trick
@@ -292,19 +338,24 @@ class VAE(_LatentModel):
 
 
 def build(model: str, params: Params, meta: DataMeta) -> Step:
-    """The step object for `model`, configured from validated params."""
-    builders = {
-        "gan": lambda: GAN(params.net, meta, params.gan),
-        "wgan": lambda: WGAN(params.net, meta, params.wgan, params.clip),
-        "avb": lambda: AVB(params.net, meta, params.avb),
-        "vae": lambda: VAE(params.net, meta, params.vae),
-    }
-    if model not in builders:
-        raise ValueError(f"unknown model {model!r}; choose from {sorted(builders)}")
+    """The step object for `model` (a `pipeline.registry` name), configured from validated params."""
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; choose from {sorted(MODELS)}")
     if params.net.arch == "dcgan" and tuple(meta.shape) != (1, 28, 28):
         raise ParamsError(f"params.yaml: net.arch = 'dcgan' needs 28x28 images; {meta.name} has shape {meta.shape}")
-    return builders[model]()
+    spec = MODELS[model]
+    step = globals()[spec.step](params.net, meta, getattr(params, spec.section),
+                                **{k: getattr(params, k) for k in spec.top_level})
+    step.name = spec.name
+    return step
 
 
 def steps_of(model: str, params: Params) -> int:
-    return getattr(params, model).steps
+    return getattr(params, MODELS[model].section).steps
+
+
+def model_config(model: str, params: Params) -> dict:
+    """The params that determine a model's nets (enough to rebuild it for evaluation)."""
+    spec = MODELS[model]
+    return {"net": params.net.model_dump(), spec.section: getattr(params, spec.section).model_dump()} | {
+        k: getattr(params, k) for k in spec.top_level}

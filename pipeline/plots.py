@@ -17,10 +17,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from .records import EstimateVsW1  # noqa: E402
+from .registry import MODELS  # noqa: E402
+
 # Training-log columns that are bookkeeping, not curves.
 _NOT_CURVES = ("step", "seconds")
-# The running estimate each model's log carries, and what to call it on an axis.
-ESTIMATE_LABEL = {"gan": "JS estimate (nats)", "wgan": "critic's W estimate", "avb": "ELBO", "vae": "ELBO"}
 
 
 def _diverged(ax, note: str) -> None:
@@ -86,29 +87,28 @@ def curves_figure(logs: dict[str, pd.DataFrame], notes: dict[str, str]) -> Figur
     return fig
 
 
-def estimate_vs_w1_figure(models: dict[str, tuple[pd.DataFrame, pd.DataFrame, dict]]) -> Figure:
+def estimate_vs_w1_figure(models: dict[str, tuple[pd.DataFrame, pd.DataFrame, EstimateVsW1]]) -> Figure:
     """For each model: its training estimate over steps with the exact W1 at the snapshots
     (top), and the estimate at each snapshot against that W1 (bottom), r in the title.
 
-    `models[name]` = (training log, snapshot table with step/w1/estimate, {"pearson", "spearman", "estimate"}).
+    `models[name]` = (training log, snapshot table with step/w1/estimate, the correlation record).
     """
     fig, axes = plt.subplots(2, len(models), figsize=(4.2 * len(models), 6.4), squeeze=False)
     for col, (name, (log, traj, corr)) in enumerate(models.items()):
-        key = corr["estimate"]
+        key, label = corr.estimate, MODELS[name].estimate_label
         top, bottom = axes[0, col], axes[1, col]
-        r = corr.get("pearson")
-        rho = corr.get("spearman")
+        r, rho = corr.pearson, corr.spearman
         stats = "r, rho undefined" if r is None else f"Pearson r = {r:.2f}, Spearman rho = {rho:.2f}"
-        top.set_title(f"{name}: {ESTIMATE_LABEL.get(name, key)}\nvs exact W1 ({stats})", fontsize=9)
+        top.set_title(f"{MODELS[name].label}: {label}\nvs exact W1 ({stats})", fontsize=9)
         if key in log:
             top.plot(log["step"], log[key].rolling(10, min_periods=1).mean(), color="tab:blue", lw=1)
         top.set_xlabel("generator step")
-        top.set_ylabel(ESTIMATE_LABEL.get(name, key), color="tab:blue")
+        top.set_ylabel(label, color="tab:blue")
         right = top.twinx()
         right.plot(traj["step"], traj["w1"], "o-", color="tab:red", ms=4)
         right.set_ylabel("exact W1 (held-out split)", color="tab:red")
         bottom.scatter(traj["estimate"], traj["w1"], c=traj["step"], cmap="viridis", s=25)
-        bottom.set_xlabel(f"{ESTIMATE_LABEL.get(name, key)} at snapshot")
+        bottom.set_xlabel(f"{label} at snapshot")
         bottom.set_ylabel("exact W1 (colour: step, dark = early)")
     fig.tight_layout()
     return fig

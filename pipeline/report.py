@@ -15,19 +15,28 @@ from typing import Callable, Optional
 
 import yaml
 
+from .records import EvalRecord, RealRecord, SampleScores, TrainRecord
+from .registry import MODELS
+
 DASH = "—"  # not applicable to this model / data set
 
 
 @dataclass
 class ModelResult:
-    name: str
-    metrics: dict  # metrics/eval/<ds>/<model>.json
-    record: dict  # metrics/eval/<ds>/<model>.record.json
-    train: dict  # metrics/train/<ds>/<model>.json
+    eval: EvalRecord
+    train: TrainRecord
+
+    @property
+    def name(self) -> str:
+        return self.eval.model
 
     @property
     def ok(self) -> bool:
-        return self.metrics.get("status") == "ok"
+        return self.eval.ok
+
+    @property
+    def scores(self) -> SampleScores:
+        return self.eval.scores
 
 
 @dataclass
@@ -35,7 +44,7 @@ class DatasetResults:
     name: str
     kind: str  # "points" or "images"
     models: list[ModelResult]
-    real: dict  # metrics/real/<ds>.json
+    real: RealRecord
     figures: list[str] = field(default_factory=list)  # paths relative to the report file
 
 
@@ -66,43 +75,51 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 class Column:
     header: str
     cell: Callable[[ModelResult], str]  # for a model that did not diverge
-    floor: Callable[[dict], str]  # for the real-data row (metrics/real/<ds>.json["floor"])
+    floor: Callable[[RealRecord], str]  # for the real-data row
     applies: Callable[[DatasetResults], bool] = lambda d: True
 
 
 def _inception_cell(r: ModelResult, notes: list[str]) -> str:
-    v = r.metrics.get("fid_inception")
-    if v is not None:
-        return fmt(v)
-    reason = r.record.get("fid_inception", {}).get("reason", "")
+    if r.scores.fid_inception is not None:
+        return fmt(r.scores.fid_inception)
+    reason = r.eval.how.inception.reason if r.eval.how and r.eval.how.inception else ""
     if reason not in notes:
         notes.append(reason)
     return f"unavailable [{notes.index(reason) + 1}]"
 
 
 def _loglik_cell(r: ModelResult) -> str:
-    m = r.metrics
-    return f"{fmt(m['loglik'])} ± {fmt(m['loglik_se'], 2)}" if "loglik" in m else DASH
+    ll = r.eval.likelihood
+    return f"{fmt(ll.loglik)} ± {fmt(ll.loglik_se, 2)}" if ll else DASH
+
+
+def _elbo_cell(r: ModelResult) -> str:
+    """The VAE's ELBO is a bound; AVB's uses the adversary T for log q - log p and is only an estimate."""
+    ll = r.eval.likelihood
+    if ll is None:
+        return DASH
+    return f"{fmt(ll.elbo)} ({MODELS[r.name].elbo_kind})"
 
 
 def columns(notes: list[str]) -> list[Column]:
     """The table's columns; `notes` collects the reasons behind 'unavailable' cells."""
     images = lambda d: d.kind == "images"  # noqa: E731
     points = lambda d: d.kind == "points"  # noqa: E731
-    f = lambda key: (lambda r: fmt(r.metrics.get(key)))  # noqa: E731
-    g = lambda key: (lambda fl: fmt(fl.get(key)))  # noqa: E731
+    f = lambda key: (lambda r: fmt(getattr(r.scores, key)))  # noqa: E731
+    g = lambda key: (lambda real: fmt(getattr(real.floor, key)))  # noqa: E731
+    total = lambda real: real.how.modes.modes_total  # noqa: E731
     return [
         Column("Inception FID", lambda r: _inception_cell(r, notes),
-               lambda fl: fmt(fl["fid_inception"]) if fl.get("fid_inception") is not None else "unavailable",
+               lambda real: fmt(real.floor.fid_inception) if real.floor.fid_inception is not None else "unavailable",
                images),
         Column("domain FID", f("fid_domain"), g("fid_domain")),
         Column("W1", f("w1"), g("w1")),
         Column("sliced W1", f("w1_sliced"), g("w1_sliced")),
-        Column("modes", lambda r: f"{r.metrics['modes_covered']}/{r.record['modes']['modes_total']}",
-               lambda fl: f"{fl.get('modes_covered', DASH)}/{fl.get('modes_total', DASH)}", points),
+        Column("modes", lambda r: f"{r.scores.modes_covered}/{r.eval.how.modes.modes_total}",
+               lambda real: f"{real.floor.modes_covered}/{total(real)}", points),
         Column("high quality %", f("high_quality_pct"), g("high_quality_pct"), points),
-        Column("ELBO", f("elbo"), lambda fl: DASH),
-        Column("log-lik (IS) ± SE", _loglik_cell, lambda fl: DASH),
+        Column("ELBO", _elbo_cell, lambda real: DASH),
+        Column("log-lik (IS) ± SE", _loglik_cell, lambda real: DASH),
     ]
 
 
@@ -113,13 +130,12 @@ def comparison_table(d: DatasetResults) -> tuple[str, list[str]]:
     header = ["model", *[c.header for c in cols], "train time (s)", "steps"]
     rows = []
     for r in d.models:
-        train = [fmt(r.train.get("seconds"), 3), str(r.train.get("steps", DASH))]
+        train = [fmt(r.train.seconds, 3), str(r.train.steps)]
         if r.ok:
             rows.append([r.name, *[c.cell(r) for c in cols], *train])
         else:
             rows.append([f"{r.name} (**diverged**)", *["diverged" for _ in cols], *train])
-    floor = d.real.get("floor", {})
-    rows.append(["real data: training split vs held-out", *[c.floor(floor) for c in cols], DASH, DASH])
+    rows.append(["real data: training split vs held-out", *[c.floor(d.real) for c in cols], DASH, DASH])
     return _table(header, rows), notes
 
 
@@ -129,8 +145,8 @@ METRIC_NAMES = {"w1": "W1", "w1_sliced": "sliced W1", "fid_domain": "domain FID"
 
 
 def _ranked(d: DatasetResults, key: str) -> list[tuple[str, float]]:
-    vals = [(r.name, r.metrics.get(key)) for r in d.models if r.ok]
-    return sorted([(n, v) for n, v in vals if v is not None], key=lambda t: t[1])
+    vals = [(r.name, getattr(r.scores, key)) for r in d.models if r.ok]
+    return sorted([(n, v) for n, v in vals if v is not None and math.isfinite(v)], key=lambda t: t[1])
 
 
 def _strength(r: float) -> str:
@@ -143,16 +159,9 @@ def _strength(r: float) -> str:
     return "move in opposite directions"
 
 
-def reading(d: DatasetResults) -> list[str]:
-    """Bullet points computed from the numbers (lower is better for every distance)."""
-    out: list[str] = []
-    floor = d.real.get("floor", {})
-    diverged = [r for r in d.models if not r.ok]
-    for r in diverged:
-        rec = r.record.get("diverged", {})
-        out.append(f"{r.name} diverged after {rec.get('steps', r.train.get('steps'))} generator steps "
-                   f"({rec.get('message') or r.train.get('message') or 'no message'}); it has no metrics.")
-    orders = {}
+def _rankings(d: DatasetResults) -> list[str]:
+    """Lowest and highest model on each distance, against the floor; where rankings agree."""
+    out, orders = [], {}
     for key, label in METRIC_NAMES.items():
         ranked = _ranked(d, key)
         if len(ranked) < 2:
@@ -160,65 +169,83 @@ def reading(d: DatasetResults) -> list[str]:
         orders[key] = [n for n, _ in ranked]
         (best, bv), (worst, wv) = ranked[0], ranked[-1]
         line = f"Lowest {label}: {best} ({fmt(bv)}); highest: {worst} ({fmt(wv)})"
-        fl = floor.get(key)
+        fl = getattr(d.real.floor, key)
         if fl:
             line += f". The real-data floor is {fmt(fl)}, so {best} is at {fmt(bv / fl, 2)}x the floor"
         out.append(line + ".")
     if "w1" in orders:
         same = [METRIC_NAMES[k] for k in orders if k != "w1" and orders[k] == orders["w1"]]
-        differ = [METRIC_NAMES[k] for k in orders if k != "w1" and orders[k] != orders["w1"]]
         if same:
             out.append(f"{', '.join(same)} rank{'s' if len(same) == 1 else ''} the models as W1 does "
                        f"({' < '.join(orders['w1'])}).")
-        for k in [k for k in orders if METRIC_NAMES[k] in differ]:
+        for k in [k for k in orders if k != "w1" and orders[k] != orders["w1"]]:
             out.append(f"{METRIC_NAMES[k]} ranks them {' < '.join(orders[k])}, unlike W1 "
                        f"({' < '.join(orders['w1'])}).")
-    if d.kind == "points":
-        ok = [r for r in d.models if r.ok]
-        if ok:
-            total = ok[0].record["modes"]["modes_total"]
-            parts = ", ".join(f"{r.name} {r.metrics['modes_covered']}/{total} "
-                              f"({fmt(r.metrics['high_quality_pct'])}% high quality)" for r in ok)
-            full = [r.name for r in ok if r.metrics["modes_covered"] == total]
-            verdict = (f"{', '.join(full)} cover{'s' if len(full) == 1 else ''} every mode" if full
-                       else "no model covers every mode")
-            out.append(f"Modes covered: {parts}; {verdict} (the real training split: "
-                       f"{floor.get('modes_covered', DASH)}/{total}, {fmt(floor.get('high_quality_pct'))}%).")
+    return out
+
+
+def _modes(d: DatasetResults) -> list[str]:
+    ok = [r for r in d.models if r.ok]
+    if d.kind != "points" or not ok:
+        return []
+    total = d.real.how.modes.modes_total
+    parts = ", ".join(f"{r.name} {r.scores.modes_covered}/{total} ({fmt(r.scores.high_quality_pct)}% high quality)"
+                      for r in ok)
+    full = [r.name for r in ok if r.scores.modes_covered == total]
+    verdict = (f"{', '.join(full)} cover{'s' if len(full) == 1 else ''} every mode" if full
+               else "no model covers every mode")
+    return [f"Modes covered: {parts}; {verdict} (the real training split: {d.real.floor.modes_covered}/{total}, "
+            f"{fmt(d.real.floor.high_quality_pct)}%)."]
+
+
+def _estimates(d: DatasetResults) -> list[str]:
+    out = []
     for r in d.models:
-        e = r.record.get("estimate_vs_w1", {})
-        if r.name not in ("wgan", "gan") or not e:
+        if MODELS[r.name].latent:
             continue
-        what = "WGAN's critic estimate" if r.name == "wgan" else "the GAN discriminator's JS estimate"
-        if e.get("pearson") is None:
-            out.append(f"{what[0].upper() + what[1:]} against the exact W1: undefined "
-                       f"({e.get('snapshots', 0)} usable snapshots).")
+        e, what = r.eval.estimate_vs_w1, MODELS[r.name].estimate_label
+        if e.pearson is None:
+            out.append(f"{r.name}'s {what} against the exact W1: undefined ({e.snapshots} usable snapshots).")
             continue
-        out.append(f"{what[0].upper() + what[1:]} and the exact W1 over {e['snapshots']} snapshots "
-                   f"{_strength(e['pearson'])} (Pearson r = {e['pearson']:.2f}, Spearman rho = {e['spearman']:.2f}).")
-    lik = [r for r in d.models if r.ok and "loglik" in r.metrics]
+        out.append(f"{r.name}'s {what} and the exact W1 over {e.snapshots} snapshots {_strength(e.pearson)} "
+                   f"(Pearson r = {e.pearson:.2f}, Spearman rho = {e.spearman:.2f}).")
+    return out
+
+
+def _likelihoods(d: DatasetResults) -> list[str]:
+    """Importance-sampled log-likelihoods side by side, and each model's ELBO against its own estimate."""
+    out = []
+    lik = [r for r in d.models if r.ok and r.eval.likelihood is not None]
     if len(lik) == 2:
-        (a, b) = sorted(lik, key=lambda r: -r.metrics["loglik"])
-        diff = a.metrics["loglik"] - b.metrics["loglik"]
-        se = math.hypot(a.metrics["loglik_se"], b.metrics["loglik_se"])
-        z = diff / se if se > 0 else float("inf")
-        verdict = "more than" if z > 2 else "within"
-        out.append(f"Importance-sampled log-likelihood: {a.name} is higher than {b.name} by {fmt(diff)} nats, "
-                   f"{verdict} two standard errors of the difference ({fmt(2 * se, 2)}).")
+        a, b = sorted(lik, key=lambda r: -r.eval.likelihood.loglik)
+        la, lb = a.eval.likelihood, b.eval.likelihood
+        diff, se = la.loglik - lb.loglik, math.hypot(la.loglik_se, lb.loglik_se)
+        out.append(f"Importance-sampled log-likelihood: {a.name} is higher than {b.name} by {fmt(diff)} nats "
+                   f"(unpaired standard error of the difference over test points: {fmt(se, 2)}; it ignores the "
+                   "importance-sampling bias, so this is not a verdict).")
     for r in lik:
-        ll = r.record.get("likelihood", {})
-        gap = r.metrics["elbo"] - r.metrics["loglik"]
-        ess = ll.get("ess_fraction")
-        ess_txt = f"; the proposal's effective sample size was {fmt(100 * ess, 2)}% of K = {ll.get('samples')}" \
-            if ess is not None else ""
-        if gap > 2 * r.metrics["loglik_se"]:
-            out.append(f"{r.name}'s ELBO exceeds its importance-sampled log-likelihood by {fmt(gap)} nats; both "
-                       f"are meant to be lower bounds on log p(x), so at least one is loose here{ess_txt}.")
+        ll = r.eval.likelihood
+        gap = ll.elbo - ll.loglik
+        ess = f"; the proposal's effective sample size was {fmt(100 * ll.ess_fraction, 2)}% of K = {ll.samples}"
+        kind = "a lower bound (analytic KL)" if MODELS[r.name].elbo_kind == "bound" else \
+            "an estimate (the adversary T stands in for log q(z|x) - log p(z)), not a bound"
+        if gap > 2 * ll.loglik_se:
+            out.append(f"{r.name}'s ELBO, {kind}, exceeds its importance-sampled log-likelihood by {fmt(gap)} "
+                       f"nats{ess}.")
         else:
-            out.append(f"{r.name}'s ELBO is {fmt(-gap)} nats below its importance-sampled log-likelihood{ess_txt}.")
-    times = [(r.name, r.train.get("seconds")) for r in d.models if r.train.get("seconds") is not None]
+            out.append(f"{r.name}'s ELBO, {kind}, is {fmt(-gap)} nats below its importance-sampled "
+                       f"log-likelihood{ess}.")
+    return out
+
+
+def reading(d: DatasetResults) -> list[str]:
+    """Bullet points computed from the numbers (lower is better for every distance)."""
+    out = [f"{r.name} diverged after {r.eval.train_steps} generator steps ({r.eval.message or 'no message'}); "
+           "it has no metrics." for r in d.models if not r.ok]
+    out += _rankings(d) + _modes(d) + _estimates(d) + _likelihoods(d)
+    times = sorted((r.train.seconds, r.name) for r in d.models)
     if len(times) >= 2:
-        times.sort(key=lambda t: t[1])
-        out.append(f"Training took {fmt(times[0][1])} s ({times[0][0]}) to {fmt(times[-1][1])} s ({times[-1][0]}).")
+        out.append(f"Training took {fmt(times[0][0])} s ({times[0][1]}) to {fmt(times[-1][0])} s ({times[-1][1]}).")
     return out
 
 
@@ -226,43 +253,37 @@ def reading(d: DatasetResults) -> list[str]:
 
 
 def _how_measured(d: DatasetResults) -> list[str]:
-    ok = [r for r in d.models if r.ok]
-    if not ok:
-        return ["No model finished, so nothing was measured."]
-    rec = ok[0].record
-    w1, sw, dom = rec["w1"], rec["w1_sliced"], rec["fid_domain"]
+    h = d.real.how  # the same sample sizes and features as every model's
     lines = [
-        f"- W1: exact empirical Wasserstein-1 (POT `ot.emd2`, {w1['ground_cost']} ground cost) between "
-        f"{w1['n_generated']} generated and {w1['n_real']} held-out samples, in {w1['space']}.",
-        f"- Sliced W1: {sw['projections']} random directions, {sw['n_generated']} generated against "
-        f"{sw['n_real']} held-out samples.",
-        f"- Domain FID: Frechet distance on {dom['dims']}-dimensional "
-        + ("raw coordinates" if dom["features"] == "coordinates" else
+        f"- W1: exact empirical Wasserstein-1 (POT `ot.emd2`, {h.ground_cost} ground cost) between "
+        f"{h.n_generated} generated and {h.n_real} held-out samples, in {h.space}.",
+        f"- Sliced W1: {h.projections} random directions, {h.sliced_n_generated} generated against "
+        f"{h.sliced_n_real} held-out samples.",
+        f"- Domain FID: Frechet distance on {h.domain_dims}-dimensional "
+        + ("raw coordinates" if h.domain_features == "coordinates" else
            f"features of a classifier trained on the training split (held-out accuracy "
-           f"{fmt(100 * dom['classifier_test_accuracy'], 3)}%)")
-        + f"; {dom['n_generated']} generated against {dom['n_real']} held-out samples.",
+           f"{fmt(100 * h.classifier_test_accuracy, 3)}%)")
+        + f"; {h.n_generated} generated against {h.domain_n_real} held-out samples.",
+        f"- The real-data row puts {d.real.n_train_used} training samples where the generated ones go.",
     ]
-    n_floor = d.real.get("floor", {}).get("n_train_used")
-    if n_floor is not None:
-        lines.append(f"- The real-data row puts {n_floor} training samples where the generated ones go.")
     if d.kind == "images":
-        inc = rec.get("fid_inception", {})
-        lines.append(f"- Inception FID ({inc.get('dims')} dims, pytorch-fid): "
-                     + ("computed." if inc.get("available") else f"unavailable: {inc.get('reason')}"))
+        inc = h.inception
+        lines.append(f"- Inception FID ({inc.dims} dims, pytorch-fid): "
+                     + ("computed." if inc.available else f"unavailable: {inc.reason}"))
     if d.kind == "points":
-        m = rec["modes"]
-        lines.append(f"- Modes: a sample is high quality within {fmt(m['n_std'])} standard deviations of its "
-                     f"nearest mode; a mode is covered with at least {m['min_count']} such samples "
-                     f"({fmt(m['min_fraction'])} of the {w1['n_generated']}/{m['modes_total']} it expects).")
-    for r in ok:
-        ll = r.record.get("likelihood")
-        if ll:
-            lines.append(f"- {r.name} likelihood: ELBO and importance-sampled log p(x) on {ll['points']} held-out "
-                         f"points, K = {ll['samples']}, proposal std x{ll['std_scale']}, "
-                         f"effective sample size {fmt(100 * ll['ess_fraction'], 2)}% of K; {ll['units']}.")
-    e = next((r.record["estimate_vs_w1"] for r in ok if "estimate_vs_w1" in r.record), None)
+        m = h.modes
+        lines.append(f"- Modes: a sample is high quality within {fmt(m.n_std)} standard deviations of its "
+                     f"nearest mode; a mode is covered with at least {m.min_count} such samples "
+                     f"({fmt(m.min_fraction)} of the {h.n_generated}/{m.modes_total} it expects).")
+    for r in d.models:
+        ll = r.eval.likelihood
+        if r.ok and ll:
+            lines.append(f"- {r.name} likelihood: ELBO and importance-sampled log p(x) on {ll.points} held-out "
+                         f"points, K = {ll.samples}, proposal std x{ll.std_scale}, "
+                         f"effective sample size {fmt(100 * ll.ess_fraction, 2)}% of K; {ll.units}.")
+    e = next((r.eval.estimate_vs_w1 for r in d.models if r.eval.estimate_vs_w1.n_samples), None)
     if e:
-        lines.append(f"- During training: exact W1 of {e['n_samples']} samples of each generator snapshot "
+        lines.append(f"- During training: exact W1 of {e.n_samples} samples of each generator snapshot "
                      "against the held-out split, next to the training log's estimate averaged over the "
                      "half-interval before the snapshot.")
     return lines
@@ -274,10 +295,10 @@ def _environment(d: DatasetResults) -> list[str]:
 
     versions: dict[str, set] = {}
     for r in d.models:
-        for k, v in r.record.get("versions", {}).items():
+        for k, v in r.eval.versions.items():
             versions.setdefault(k, set()).add(v)
-    lines = [f"- Training device: {distinct(r.train.get('device') for r in d.models)}; "
-             f"evaluation device: {distinct(r.record.get('device') for r in d.models)}."]
+    lines = [f"- Training device: {distinct(r.train.device for r in d.models)}; "
+             f"evaluation device: {distinct(r.eval.device for r in d.models)}."]
     lines += [f"- {k}: {', '.join(sorted(v))}" for k, v in sorted(versions.items())]
     return lines
 

@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, dict]] = {
     "real-stats": ("real_stats", {"no_args_is_help": True}),
     "evaluate": ("evaluate", {"no_args_is_help": True}),
     "plot": ("plot", {}),
+    "summary": ("summary", {}),
     "report": ("report", {}),
     # theory (issue 4): a sub-app with one command per part
     "theory": ("theory", {"group": True}),

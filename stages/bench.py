@@ -21,9 +21,11 @@ import typer
 
 from pipeline import bench
 from pipeline import data as data_lib
-from pipeline.config import DataParams, NetParams, ParamsError, resolve_device
+from pipeline.config import DataParams, ParamsError, resolve_device
+from pipeline.idx import idx_files
 
-from .common import DOWNLOADS, Dataset, fail, info
+from .common import Dataset, fail, info
+from .paths import DOWNLOADS
 
 
 def _torchvision_dataset(name: str, root: Path, tmp: Path):
@@ -33,8 +35,7 @@ def _torchvision_dataset(name: str, root: Path, tmp: Path):
     cls = datasets.MNIST if name == "mnist" else datasets.FashionMNIST
     raw = tmp / cls.__name__ / "raw"
     raw.mkdir(parents=True)
-    for stem in data_lib.IDX_FILES:
-        src = data_lib._find_idx(root, stem)
+    for stem, src in idx_files(root, name).items():  # the one folder prepare read
         if src.suffix == ".gz":
             with gzip.open(src) as f, open(raw / stem, "wb") as out:
                 shutil.copyfileobj(f, out)

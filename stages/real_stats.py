@@ -6,36 +6,34 @@ from typing import Annotated
 
 import typer
 
-from .common import Dataset, fail, info, params_or_exit, prepared_dir
-from .outputs import one_thread_on_cpu, real_metrics_path, real_stats_path
+from .common import Dataset, fail, info, one_thread_on_cpu, params_or_exit
+from .paths import prepared_dir, real_record_path, real_stats_path
 
 
 def main(dataset: Annotated[Dataset, typer.Option(help="Prepared data set.")]) -> None:
     """Compute DATASET's real statistics once, for every model's evaluation.
 
     Writes data/real_stats/DATASET/stats.pt (a DVC-cached output) and
-    metrics/real/DATASET.json (classifier accuracy; the floor: the metrics of
-    the real training split against the held-out split).
+    metrics/real/DATASET.json (a RealRecord: the floor, i.e. the metrics of the
+    real training split against the held-out split, and how they were made).
     """
     from pipeline import data as data_lib
     from pipeline import io
     from pipeline.config import ParamsError, resolve_device
-    from pipeline.evaluate import real_statistics
     from pipeline.metrics import SampleSizeError
+    from pipeline.real_stats import real_statistics
 
     params = params_or_exit()
-    ep = params.eval
     try:
         device = resolve_device(params.device)
         one_thread_on_cpu(device)
         prepared = data_lib.load_prepared(prepared_dir(dataset.value))
-        stats = real_statistics(prepared, ep, params.seed, device)
+        stats, record = real_statistics(prepared, params.eval, params.seed, device)
     except (ParamsError, data_lib.DataError, SampleSizeError) as e:
         raise fail(str(e)) from None
-    io.save_torch(real_stats_path(dataset.value), stats.state)
-    io.write_json(real_metrics_path(dataset.value), stats.metrics)
-    inc = stats.state["inception"]
-    if prepared.meta.kind == "images" and not inc["available"]:
-        typer.secho(f"note: Inception FID unavailable for {dataset.value}: {inc['reason']}",
+    io.save_torch(real_stats_path(dataset.value), stats.to_state())
+    record.write(real_record_path(dataset.value))
+    if prepared.meta.kind == "images" and not stats.inception.available:
+        typer.secho(f"note: Inception FID unavailable for {dataset.value}: {stats.inception.reason}",
                     fg=typer.colors.YELLOW, err=True)
-    info(f"real-stats/{dataset.value}: {stats.metrics}")
+    info(f"real-stats/{dataset.value}: floor {record.floor.metrics()}")

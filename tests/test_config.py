@@ -96,6 +96,95 @@ def test_stage_refuses_bad_params_before_writing(tmp_path: Path, monkeypatch):
     assert sorted(os.listdir(tmp_path)) == ["params.yaml"]  # nothing written
 
 
+# --- every bad input gets one line (issue 9, item 4) ---------------------------------
+
+BAD_FILES = [
+    # (id, params.yaml text, expected substring, lines)
+    ("yaml-syntax", "seed: 0\ngan:\n  lr: 0.1\n   steps: 3: 4\n", ":4:9: mapping values are not allowed here", 1),
+    ("yaml-flow", "gan:\n  lr: [1, 2\n  steps: 3\n", ":3:8: expected ',' or ']'", 1),
+    ("yaml-tab", "gan:\n\tlr: 1\n", ":2:1: found character '\\t' that cannot start any token", 1),
+    ("not-utf8", b"seed: \xff\n", ": byte 6: not YAML text", 1),
+    ("duplicate-key", "gan:\n  lr: 0.1\n  steps: 5\n  lr: 0.2\n", ":4:3: duplicate key 'gan.lr' (first on line 2)", 1),
+    ("duplicate-top", "seed: 0\nclip: 0.1\nseed: 1\n", ":3:1: duplicate key 'seed' (first on line 1)", 1),
+    ("empty-file", "", ": is empty: expected the params mapping", 1),
+    ("only-comments", "# seed: 0\n", ": is empty", 1),
+    ("empty-section", "gan:\nclip: 0.1\n", ": gan = None: an empty section", 1),
+    ("empty-sections", "gan:\nwgan:\n", ": wgan = None: an empty section", 2),
+    ("seed-huge", f"seed: {2**70}\n", f": seed = {2**70}: Value error, must be within 0..4294967295", 1),
+    ("seed-2**32", f"seed: {2**32}\n", ": seed = 4294967296: Value error, must be within 0..4294967295", 1),
+    ("seed-negative", "seed: -1\n", ": seed = -1: Value error, must be within 0..4294967295", 1),
+    ("lr-inf", "gan:\n  lr: .inf\n", ": gan.lr = inf: Input should be a finite number", 1),
+    ("lr-nan", "wgan:\n  lr: .nan\n", ": wgan.lr = nan: Input should be a finite number", 1),
+    ("theory-nan", "theory:\n  vanishing:\n    real_mean: .nan\n", ": theory.vanishing.real_mean = nan: Input should "
+                                                                        "be a finite number", 1),
+    ("test-fraction-low", "data:\n  test_fraction: 0.001\n", ": data.test_fraction = 0.001: Value error, must be "
+                                                               "within 0.00575..0.99425", 1),
+    ("test-fraction-high", "data:\n  test_fraction: 0.995\n", "digits' smallest class (174 images)", 1),
+    ("w1-memory", "eval:\n  n_samples: 23171\n", ": eval.n_samples = 23171: Value error, must be at most 23170: "
+                                                  "the exact W1's n x n float64 cost matrix", 1),
+    ("w1-snapshot-memory", "eval:\n  snapshot_samples: 100000\n", ": eval.snapshot_samples = 100000: Value error, "
+                                                                    "must be at most 23170", 1),
+    ("fid-dims-with-images", "datasets: [ring8, mnist]\neval:\n  n_samples: 2000\n",
+     ": eval.n_samples = 2000: must exceed the 2048 Inception feature dims (eval.inception.dims) with image data in "
+     "datasets (mnist)", 1),
+    ("classifier-dims-with-images", "datasets: [digits]\neval:\n  n_samples: 50\n",
+     ": eval.n_samples = 50: must exceed the domain classifier's 64 feature dims", 2),
+    ("dcgan-needs-28x28", "datasets: [ring8, digits, mnist]\nnet:\n  arch: dcgan\n",
+     ": net.arch = 'dcgan': needs 28x28 images (mnist, fashion_mnist), but datasets lists ring8, digits", 1),
+    ("all-errors-at-once", "seed: -1\ngan:\n  lr: 0\nwgan:\n  n_critic: 0\n  n_critc: 5\n",
+     ": wgan.n_critic = 0: Input should be greater than or equal to 1", 4),
+]
+
+
+@pytest.mark.parametrize("text, expect, n_lines", [r[1:] for r in BAD_FILES], ids=[r[0] for r in BAD_FILES])
+def test_bad_file_is_one_line_per_problem(tmp_path: Path, text, expect, n_lines):
+    path = tmp_path / "params.yaml"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(ParamsError) as e:
+        load_params(path)
+    lines = str(e.value).split("\n")
+    assert len(lines) == n_lines, lines
+    assert all(line.startswith(f"{path}:") and "Traceback" not in line for line in lines), lines
+    assert any(expect in line for line in lines), lines
+    err = e.value  # no chained exception, so nothing prints a traceback of yaml's or pydantic's internals
+    assert err.__cause__ is None and (err.__context__ is None or err.__suppress_context__)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "datasets: [ring8, grid25]\neval:\n  n_samples: 500\n",  # Inception / classifier dims: images only
+        "datasets: [mnist, fashion_mnist]\nnet:\n  arch: dcgan\n",  # dcgan on 28x28 images
+        f"seed: {2**32 - 1}\ndata:\n  test_fraction: 0.006\neval:\n  snapshot_samples: 23170\n",  # the bounds
+        "{}\n",  # an explicit empty mapping is all defaults, and the theory defaults are finite
+    ],
+)
+def test_constraints_apply_only_where_they_must(tmp_path: Path, text):
+    (tmp_path / "params.yaml").write_text(text)
+    load_params(tmp_path / "params.yaml")
+
+
+@pytest.mark.parametrize(
+    "text, expect",
+    [
+        ("gan:\n  lr: [1, 2\n", ["params.yaml:3:1: expected ',' or ']'"]),
+        ("seed: -1\nwgan:\n  n_critic: 0\neval:\n  n_samples: 1\n",
+         ["params.yaml: seed = -1", "params.yaml: wgan.n_critic = 0", "params.yaml: eval.n_samples = 1"]),
+    ],
+    ids=["yaml-syntax", "three-errors"],
+)
+def test_stage_prints_one_line_per_problem_and_writes_nothing(tmp_path: Path, monkeypatch, text, expect):
+    (tmp_path / "params.yaml").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["prepare", "--dataset", "ring8"])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    lines = [line.removeprefix("error: ") for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == len(expect), lines
+    assert all(line.startswith(want) for line, want in zip(lines, expect)), lines
+    assert "Traceback" not in result.output
+    assert sorted(os.listdir(tmp_path)) == ["params.yaml"]  # nothing written
+
+
 def test_cli_refuses_unknown_model_with_choices(tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, ["train", "gann", "--dataset", "ring8"])

@@ -4,6 +4,7 @@ and real statistics + one model's evaluation on tiny data."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -16,7 +17,10 @@ from pipeline import features as feat
 from pipeline import metrics
 from pipeline.config import Params, ParamsError, parse_params
 from pipeline.data import DataParams, prepare, to_model_space
-from pipeline.train import checkpoint, fit, model_config
+from pipeline.models import build, model_config
+from pipeline.real_stats import RealStats, real_statistics
+from pipeline.records import EvalRecord, RealRecord, TrainRecord
+from pipeline.train import checkpoint, fit
 
 
 # --- the in-memory FID is pytorch-fid's FID ----------------------------------------
@@ -157,70 +161,74 @@ TINY_EVAL = {"n_samples": 300, "sliced_samples": 400, "sliced_projections": 20, 
              "loglik": {"samples": 8, "max_points": 50}}
 
 
-def _trained(model: str, prepared, steps: int = 20) -> dict:
+def _trained(model: str, prepared, steps: int = 20) -> tuple[dict, TrainRecord, list[dict]]:
     params = Params.model_validate({"net": {"z_dim": 4, "g_hidden": [32], "d_hidden": [32]},
                                     model: {"steps": steps, "batch_size": 32}})
-    from pipeline.models import build
-
     torch.manual_seed(0)
     step = build(model, params, prepared.meta)
     res = fit(step, to_model_space(prepared.train_x, prepared.meta), steps, log_every=5, n_snapshots=4,
               progress=False)
-    return checkpoint(step, res, model_config(model, params)), res.rows
+    train = TrainRecord(model, prepared.meta.name, 0, res.status, res.steps_done, res.inner_steps_done, res.seconds,
+                        "cpu", res.message)
+    return checkpoint(step, res, model_config(model, params)), train, res.rows
+
+
+def _evaluate(ring_or_data, model: str, steps: int = 20, status: str = "ok"):
+    data, p, (stats, real) = ring_or_data
+    ckpt, train, rows = _trained(model, data, steps)
+    if status != "ok":
+        train.status, train.message = status, "d_loss became nan at generator step 5"
+    return ev.evaluate_model(ckpt, train, data, stats, rows, p, seed=0, device=torch.device("cpu")), real
 
 
 @pytest.fixture(scope="module")
 def ring():
     data = prepare("ring8", DataParams(toy_train=600, toy_test=400), seed=0, download_dir=Path("."))
     p = parse_params({"eval": TINY_EVAL}).eval
-    return data, p, ev.real_statistics(data, p, seed=0, device=torch.device("cpu"))
+    return data, p, real_statistics(data, p, seed=0, device=torch.device("cpu"))
 
 
 def test_real_statistics_of_a_mixture(ring):
-    data, p, stats = ring
-    assert stats.state["domain"]["features"] == "coordinates" and stats.state["domain"]["dims"] == 2
-    torch.testing.assert_close(stats.state["domain"]["mu"], data.test_x.double().mean(0))
-    floor = stats.metrics["floor"]
-    assert floor["modes_covered"] == 8 and floor["high_quality_pct"] > 95
-    assert floor["w1"] < 0.2 and floor["n_train_used"] == 300
+    data, p, (stats, real) = ring
+    assert stats.domain_features == "coordinates" and real.how.domain_dims == 2
+    torch.testing.assert_close(stats.domain_mu, data.test_x.double().mean(0))
+    assert real.floor.modes_covered == 8 and real.floor.high_quality_pct > 95
+    assert real.floor.w1 < 0.2 and real.n_train_used == 300
+    # the records round-trip through JSON unchanged
+    assert RealRecord.from_json(json.loads(json.dumps(real.to_json()))) == real
+    assert RealStats.from_state(stats.to_state()).inception == stats.inception
 
 
 @pytest.mark.parametrize("model", ["wgan", "vae"])
 def test_evaluate_one_model(ring, model):
-    data, p, stats = ring
-    ckpt, rows = _trained(model, data)
-    res = ev.evaluate_model(ckpt, data, stats.state, rows, p, seed=0, device=torch.device("cpu"))
-    m = res.metrics
-    assert m["status"] == "ok" and m["n_samples"] == 300
-    assert m["w1"] > stats.metrics["floor"]["w1"]  # 20 steps cannot beat real data
-    assert 0 <= m["modes_covered"] <= 8 and 0 <= m["high_quality_pct"] <= 100
-    assert res.record["w1"]["ground_cost"] == "euclidean" and res.record["w1"]["n_real"] == 300
-    assert [r["step"] for r in res.trajectory] == [5, 10, 15, 20]
-    assert all(math.isfinite(r["w1"]) and math.isfinite(r["estimate"]) for r in res.trajectory)
+    res, real = _evaluate(ring, model)
+    r = res.record
+    assert r.ok and r.how.n_generated == 300
+    assert r.scores.w1 > real.floor.w1  # 20 steps cannot beat real data
+    assert 0 <= r.scores.modes_covered <= 8 and 0 <= r.scores.high_quality_pct <= 100
+    assert r.how.ground_cost == "euclidean" and r.how.n_real == 300
+    assert [t["step"] for t in res.trajectory] == [5, 10, 15, 20]
+    assert all(math.isfinite(t["w1"]) and math.isfinite(t["estimate"]) for t in res.trajectory)
     assert res.preview.shape == (300, 2)
-    assert ("loglik" in m) == (model == "vae")
-    if model == "vae":
-        assert m["elbo"] <= m["loglik"] + 3 * m["loglik_se"]  # the ELBO bounds log p(x) from below
+    assert (r.likelihood is not None) == (model == "vae")
+    if model == "vae":  # the VAE's ELBO bounds log p(x) from below
+        assert r.likelihood.elbo <= r.likelihood.loglik + 3 * r.likelihood.loglik_se
+    assert EvalRecord.from_json(json.loads(json.dumps(r.to_json()))).metrics() == r.metrics()
 
 
 def test_diverged_model_has_no_numbers(ring):
-    data, p, stats = ring
-    ckpt, rows = _trained("gan", data, steps=5)
-    ckpt["status"] = ckpt["status"] | {"status": "diverged", "message": "d_loss became nan at generator step 5"}
-    res = ev.evaluate_model(ckpt, data, stats.state, rows, p, seed=0, device=torch.device("cpu"))
-    assert res.metrics["status"] == "diverged"
-    assert not {"w1", "fid_domain", "modes_covered"} & set(res.metrics)
-    assert "nan" in res.record["diverged"]["message"] and res.preview.shape[0] == 0
+    res, _ = _evaluate(ring, "gan", steps=5, status="diverged")
+    assert not res.record.ok and res.record.scores is None and res.record.metrics() == {}
+    assert "nan" in res.record.message and res.preview.shape[0] == 0
 
 
 def test_images_without_inception_weights_say_why():
     data = prepare("digits", DataParams(), seed=0, download_dir=Path("."))
     p = parse_params({"eval": TINY_EVAL}).eval
-    stats = ev.real_statistics(data, p, seed=0, device=torch.device("cpu"))
-    assert 0.5 < stats.metrics["classifier_test_accuracy"] <= 1.0
-    assert stats.state["domain"]["dims"] == 8
-    ckpt, rows = _trained("gan", data, steps=5)
-    res = ev.evaluate_model(ckpt, data, stats.state, rows, p, seed=0, device=torch.device("cpu"))
-    assert res.metrics["fid_inception"] is None  # never a substitute number
-    assert "disabled" in res.record["fid_inception"]["reason"]
-    assert res.metrics["fid_domain"] > 0 and res.preview.shape == (64, 1, 8, 8)
+    stats, real = real_statistics(data, p, seed=0, device=torch.device("cpu"))
+    assert 0.5 < real.how.classifier_test_accuracy <= 1.0
+    assert real.how.domain_dims == 8
+    res, _ = _evaluate((data, p, (stats, real)), "gan", steps=5)
+    assert res.record.scores.fid_inception is None  # never a substitute number
+    assert "disabled" in res.record.how.inception.reason
+    assert res.record.scores.fid_domain > 0 and res.preview.shape == (64, 1, 8, 8)

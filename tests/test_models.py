@@ -11,8 +11,9 @@ import torch
 from pipeline import io, losses
 from pipeline.config import Params, ParamsError
 from pipeline.data import DataMeta
-from pipeline.models import AVB, WGAN, build
-from pipeline.train import checkpoint, fit, model_config, restore
+from pipeline.models import AVB, WGAN, build, critic_step, make_optimizer
+from pipeline.models import model_config
+from pipeline.train import checkpoint, fit, restore
 
 POINTS = DataMeta("ring8", "points", (2,), 256, 64)
 IMAGES = DataMeta("digits", "images", (1, 8, 8), 256, 64, levels=16, num_classes=10)
@@ -64,6 +65,105 @@ def test_reference_schedule():
     assert {plain.inner_count(i) for i in range(600)} == {5}
 
 
+class _AlgorithmOneWGAN(WGAN):
+    """The core WGAN's critic update and optimisers as they were before the constraint switch (a reference)."""
+
+    def _opt(self, m):
+        return torch.optim.RMSprop(m.parameters(), lr=self.p.lr, foreach=True)
+
+    @property
+    def opt_d(self):
+        if not hasattr(self, "_od"):
+            self._od = self._opt(self.D)
+        return self._od
+
+    @property
+    def opt_g(self):
+        if not hasattr(self, "_og"):
+            self._og = self._opt(self.G)
+        return self._og
+
+    def inner(self, x):
+        with torch.no_grad():
+            fake = self.G(self._z(len(x), x.device))
+        scores = self.D(torch.cat([x, fake]))
+        loss = losses.wgan_critic_loss(scores[: len(x)], scores[len(x):])
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        losses.clip_weights_(self._critic_params, self.clip)
+        return {"critic_loss": loss.detach(), "w_estimate": -loss.detach()}
+
+
+def test_default_clip_wgan_is_unchanged_bit_for_bit():
+    """Default params (RMSProp, clipping): the same weights and log as Algorithm 1's update before the switch."""
+    params = tiny(wgan={"batch_size": 16})
+    results = []
+    for cls in (WGAN, _AlgorithmOneWGAN):
+        torch.manual_seed(0)
+        step = cls(params.net, POINTS, params.wgan, params.clip)
+        res = fit(step, torch.randn(256, 2), 12, log_every=4, n_snapshots=3, seed=3, progress=False)
+        results.append((step.state_dict(), res.rows))
+    (new, rows_new), (ref, rows_ref) = results
+    assert all(torch.equal(new[k], ref[k]) for k in ref)
+    assert [{k: v for k, v in r.items() if k != "seconds"} for r in rows_new] == \
+        [{k: v for k, v in r.items() if k != "seconds"} for r in rows_ref]
+
+
+def test_gradient_penalty_of_a_linear_critic():
+    """f(x) = <w, x>: grad f = w everywhere, so the penalty is (||w|| - 1)^2 whatever the points (WGAN-GP eq. 3)."""
+    w = torch.tensor([[0.9, -1.2], [0.0, 0.0]]).view(1, 2, 2)  # an image-shaped critic weight, ||w|| = 1.5
+    critic = lambda x: (x * w).flatten(1).sum(1)  # noqa: E731
+    real, fake = torch.randn(32, 1, 2, 2), torch.randn(32, 1, 2, 2)
+    assert losses.gradient_penalty(critic, real, fake).item() == pytest.approx(0.25, rel=1e-5)
+
+
+class _LinearCritic(torch.nn.Module):
+    def __init__(self, lin: torch.nn.Linear):
+        super().__init__()
+        self.lin = lin
+
+    def forward(self, x):
+        return self.lin(x).squeeze(1)
+
+
+def test_gp_critic_loss_is_wgan_loss_plus_weighted_penalty():
+    params = tiny(wgan={"constraint": "gp", "optimizer": "adam", "gp_weight": 4.0, "batch_size": 8})
+    step: WGAN = build("wgan", params, POINTS)
+    lin = torch.nn.Linear(2, 1, bias=False)
+    torch.nn.init.constant_(lin.weight, 0.5)  # ||w|| = sqrt(0.5)
+    step.D = _LinearCritic(lin)
+    real, fake = torch.randn(8, 2), torch.randn(8, 2)
+    opt = torch.optim.SGD(step.D.parameters(), lr=0.0)
+    loss, w = critic_step(step.D, opt, real, fake, step.p, step.clip)
+    f = lambda x: x @ torch.tensor([0.5, 0.5])  # noqa: E731
+    w_true = f(real).mean() - f(fake).mean()
+    assert w.item() == pytest.approx(w_true.item(), abs=1e-6)
+    assert loss.item() == pytest.approx(-w_true.item() + 4.0 * (math.sqrt(0.5) - 1) ** 2, abs=1e-5)
+
+
+def test_spectral_normalised_critic_has_unit_singular_values():
+    params = tiny(wgan={"constraint": "sn", "optimizer": "adam", "lr": 0.05, "batch_size": 16},
+                  net={"d_hidden": [32, 32]})
+    torch.manual_seed(0)
+    step: WGAN = build("wgan", params, POINTS)
+    for _ in range(20):  # big steps: the raw weights move far, the normalised ones stay at norm 1
+        step.inner(torch.randn(16, 2) * 2)
+    layers = [m for m in step.D.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(layers) == 3 and all(hasattr(m, "parametrizations") for m in layers)
+    for m in layers:
+        sigma = torch.linalg.matrix_norm(m.weight.detach(), ord=2).item()
+        assert sigma == pytest.approx(1.0, abs=0.05)
+    assert max(m.parametrizations.weight.original.abs().max().item() for m in layers) > 0.05  # not clipped
+
+
+def test_one_meaning_of_adam_and_the_warmup():
+    p = tiny(wgan={"optimizer": "adam", "warmup": 2}).wgan
+    assert make_optimizer([torch.nn.Parameter(torch.zeros(1))], p).defaults["betas"] == (0.5, 0.9)
+    step = build("wgan", tiny(wgan={"warmup": 2, "n_critic": 3}), POINTS)
+    assert [step.inner_count(i) for i in range(4)] == [100, 100, 3, 3]
+
+
 def test_divergence_stops_with_the_exact_step():
     step = build("gan", tiny(), POINTS)
     real_outer = step.outer
@@ -86,10 +186,12 @@ def test_divergence_stops_with_the_exact_step():
 
 
 def test_dcgan_only_for_28x28():
-    with pytest.raises(ParamsError, match="dcgan"):
-        build("gan", tiny(net={"arch": "dcgan"}), IMAGES)
+    with pytest.raises(ParamsError, match="dcgan"):  # params listing only 28x28 sets, a stage run on digits
+        build("gan", tiny(net={"arch": "dcgan"}, datasets=["mnist"]), IMAGES)
+    with pytest.raises(ValueError, match="dcgan"):  # and at load time, when datasets lists other images
+        tiny(net={"arch": "dcgan"})
     mnist = DataMeta("mnist", "images", (1, 28, 28), 10, 10, levels=255)
-    step = build("wgan", tiny(net={"arch": "dcgan", "width": 8}), mnist)
+    step = build("wgan", tiny(net={"arch": "dcgan", "width": 8}, datasets=["mnist"]), mnist)
     assert step.sample(3).shape == (3, 1, 28, 28)
 
 

@@ -2,38 +2,49 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
-import pytest
 import yaml
 
+from pipeline.records import (
+    EstimateVsW1,
+    EvalRecord,
+    InceptionInfo,
+    Likelihood,
+    Measurement,
+    ModeInfo,
+    RealRecord,
+    SampleScores,
+    TrainRecord,
+)
 from pipeline.report import DatasetResults, ModelResult, comparison_table, reading, render_dataset, render_index
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _model(name: str, w1: float, fid: float, *, modes=None, loglik=None, corr=None, status="ok") -> ModelResult:
-    metrics = {"status": status, "n_samples": 2500}
-    record = {"kind": "points", "device": "cpu", "versions": {"torch": "2.x"},
-              "w1": {"n_generated": 2500, "n_real": 2000, "ground_cost": "euclidean", "space": "coordinates"},
-              "w1_sliced": {"n_generated": 10000, "n_real": 2000, "projections": 200},
-              "fid_domain": {"features": "coordinates", "dims": 2, "n_generated": 2500, "n_real": 2000},
-              "modes": {"modes_total": 8, "min_count": 63, "n_std": 3.0, "min_fraction": 0.2},
-              "estimate_vs_w1": {"estimate": "x", "pearson": corr, "spearman": corr, "snapshots": 10,
-                                 "n_samples": 1000}}
-    if status == "ok":
-        metrics |= {"w1": w1, "w1_sliced": w1 / 2, "fid_domain": fid, "modes_covered": modes or 0,
-                    "high_quality_pct": 50.0}
+def _how(kind: str = "points") -> Measurement:
+    return Measurement(n_generated=2500, n_real=2000, space="coordinates", sliced_n_generated=10000,
+                       sliced_n_real=2000, projections=200, domain_features="coordinates", domain_dims=2,
+                       domain_n_real=2000,
+                       modes=ModeInfo(8, 63, [300] * 8, 3.0, 0.2) if kind == "points" else None,
+                       inception=None if kind == "points" else InceptionInfo(False, "put the weights file at /x"))
+
+
+def _model(name: str, w1: float, fid: float, *, modes=None, loglik=None, corr=None, status="ok",
+           kind: str = "points") -> ModelResult:
+    ok = status == "ok"
+    e = EvalRecord(model=name, dataset="ring8", kind=kind, seed=0, status=status,
+                   message="" if ok else "critic_loss became nan at generator step 121",
+                   train_steps=3000 if ok else 120, estimate_vs_w1=EstimateVsW1("x", corr, corr, 10, 1000),
+                   device="cpu", versions={"torch": "2.x"}, seconds=1.0)
+    if ok:
+        e.scores = SampleScores(w1, w1 / 2, fid, modes_covered=(modes or 0) if kind == "points" else None,
+                                high_quality_pct=50.0 if kind == "points" else None)
+        e.how = _how(kind)
         if loglik is not None:
-            metrics |= {"elbo": loglik[0], "loglik": loglik[1], "loglik_se": loglik[2]}
-            record["likelihood"] = {"points": 1000, "samples": 256, "std_scale": 1.2, "ess_fraction": 0.5,
-                                    "units": "nats"}
-    else:
-        record["diverged"] = {"steps": 120, "message": "critic_loss became nan at generator step 121"}
-    train = {"status": status, "steps": 3000 if status == "ok" else 120, "seconds": 10.0, "device": "cpu"}
-    return ModelResult(name, metrics, record, train)
+            e.likelihood = Likelihood(loglik[0], 0.01, loglik[1], loglik[2], 0.5, 1000, 256, 1.2, "nats")
+    train = TrainRecord(name, "ring8", 0, status, e.train_steps, 2 * e.train_steps, 10.0, "cpu", e.message)
+    return ModelResult(e, train)
 
 
 def _ring(**over) -> DatasetResults:
@@ -43,8 +54,8 @@ def _ring(**over) -> DatasetResults:
         _model("avb", 0.7, 0.4, modes=5, loglik=(0.6, -4.0, 0.05)),
         _model("vae", 0.8, 0.6, modes=0, loglik=(-2.2, -2.1, 0.01)),
     ]
-    real = {"floor": {"w1": 0.05, "w1_sliced": 0.02, "fid_domain": 0.002, "modes_covered": 8, "modes_total": 8,
-                      "high_quality_pct": 98.8, "n_train_used": 2500}}
+    real = RealRecord("ring8", "points", 10000, 2000, 2500,
+                      SampleScores(0.05, 0.02, 0.002, modes_covered=8, high_quality_pct=98.8), _how())
     return DatasetResults("ring8", "points", models, real, ["../figures/ring8/samples.png"])
 
 
@@ -65,16 +76,18 @@ def test_reading_follows_the_numbers():
     assert "Lowest W1: wgan (0.3); highest: gan (1.2)" in text
     assert "wgan is at 6x the floor" in text
     assert "wgan covers every mode" in text
-    assert "WGAN's critic estimate and the exact W1 over 10 snapshots track each other closely" in text
-    assert "JS estimate and the exact W1 over 10 snapshots are barely correlated" in text
-    assert "vae is higher than avb by 1.9 nats, more than two standard errors" in text
-    assert "avb's ELBO exceeds its importance-sampled log-likelihood by 4.6 nats" in text
+    assert "wgan's critic's W1 estimate (K x W1) and the exact W1 over 10 snapshots track each other closely" in text
+    assert "JS estimate (L(D) + log 4) / 2, nats and the exact W1 over 10 snapshots are barely correlated" in text
+    assert "vae is higher than avb by 1.9 nats" in text and "not a verdict" in text
+    assert "avb's ELBO, an estimate (the adversary T stands in for log q(z|x) - log p(z)), not a bound, exceeds " \
+           "its importance-sampled log-likelihood by 4.6 nats" in text
+    assert "vae's ELBO, a lower bound (analytic KL)" in text
     # Swap the numbers and the reading turns with them: nothing is fixed prose.
     swapped = _ring(models=[_model("gan", 0.2, 0.01, modes=8, corr=-0.8), _model("wgan", 1.5, 2.0, modes=1, corr=0.0)])
     text = "\n".join(reading(swapped))
     assert "Lowest W1: gan (0.2); highest: wgan (1.5)" in text
-    assert "critic estimate and the exact W1 over 10 snapshots are barely correlated" in text
-    assert "JS estimate and the exact W1 over 10 snapshots move in opposite directions" in text
+    assert "W1 estimate (K x W1) and the exact W1 over 10 snapshots are barely correlated" in text
+    assert "nats and the exact W1 over 10 snapshots move in opposite directions" in text
 
 
 def test_diverged_runs_are_shown_as_diverged_not_numbers():
@@ -88,11 +101,9 @@ def test_diverged_runs_are_shown_as_diverged_not_numbers():
 
 
 def test_unavailable_inception_fid_is_footnoted_with_its_reason():
-    m = _model("gan", 1.0, 5.0)
-    m.record["kind"] = "images"
-    m.metrics["fid_inception"] = None
-    m.record["fid_inception"] = {"available": False, "dims": 2048, "reason": "put the weights file at /x"}
-    d = DatasetResults("digits", "images", [m], {"floor": {"w1": 0.5}})
+    m = _model("gan", 1.0, 5.0, kind="images")
+    real = RealRecord("digits", "images", 1437, 360, 360, SampleScores(0.5, 0.2, 1.0), _how("images"))
+    d = DatasetResults("digits", "images", [m], real)
     table, notes = comparison_table(d)
     assert "| unavailable [1] |" in table and notes == ["put the weights file at /x"]
     page = render_dataset(d, {"seed": 0})
@@ -115,13 +126,9 @@ def test_report_stage_on_fixture_outputs(tmp_path: Path, monkeypatch):
 
     d = _ring()
     for r in d.models:
-        for sub, obj in (("eval", r.metrics), ("train", r.train)):
-            p = tmp_path / "metrics" / sub / "ring8" / f"{r.name}.json"
-            p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_text(json.dumps(obj))
-        (tmp_path / "metrics/eval/ring8" / f"{r.name}.record.json").write_text(json.dumps(r.record))
-    (tmp_path / "metrics/real").mkdir()
-    (tmp_path / "metrics/real/ring8.json").write_text(json.dumps(d.real))
+        r.eval.write(tmp_path / "metrics/eval/ring8" / f"{r.name}.json")
+        r.train.write(tmp_path / "metrics/train/ring8" / f"{r.name}.json")
+    d.real.write(tmp_path / "metrics/real/ring8.json")
     (tmp_path / "reports/figures/ring8").mkdir(parents=True)
     (tmp_path / "reports/figures/ring8/samples.png").write_bytes(b"png")
     params = yaml.safe_load((REPO / "params.yaml").read_text()) | {"datasets": ["ring8"]}

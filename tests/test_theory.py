@@ -8,11 +8,13 @@ import pytest
 import torch
 from torch import nn
 
-from pipeline.config import ParamsError, parse_params
+from pipeline.config import LinesParams, MixtureParams, ParamsError, TheoryParams, TheoryWgan, parse_params
+from pipeline.losses import gradient_penalty
+from pipeline.records import THEORY_RECORDS, DemoRun, LinesResult
 from pipeline.theory import avb_toy, energy, lines, mixture, report, vanishing
-from pipeline.theory.lipschitz import gradient_penalty, input_gradient_norm
+from pipeline.theory.ablation import input_gradient_norm
 from pipeline.theory.nets import EnsembleMLP
-from pipeline.config import LinesParams
+from pipeline.train import spaced_steps
 
 torch.set_num_threads(1)
 
@@ -42,6 +44,9 @@ def test_gradient_penalty_of_linear_critics():
     assert gradient_penalty(unit, real, fake).item() == pytest.approx(0.0, abs=1e-6)
     assert gradient_penalty(double, real, fake).item() == pytest.approx(1.0, abs=1e-5)
     torch.testing.assert_close(input_gradient_norm(double, real), torch.full((64,), 2.0))
+    # an ensemble (E, B, d): the members' penalties summed
+    e_real, e_fake = torch.randn(3, 64, 2), torch.randn(3, 64, 2)
+    assert gradient_penalty(double, e_real, e_fake, batch_dims=2).item() == pytest.approx(3.0, abs=1e-4)
 
 
 def test_ensemble_members_are_independent():
@@ -79,8 +84,8 @@ def test_relative_errors_and_scale_fit():
 # --- part 2 ------------------------------------------------------------------------------
 
 
-def test_log_steps_cover_both_ends():
-    s = vanishing.log_steps(1000, 7)
+def test_log_spaced_steps_cover_both_ends():
+    s = spaced_steps(1000, 7, log=True)
     assert s[0] == 1 and s[-1] == 1000 and s == sorted(set(s))
 
 
@@ -108,9 +113,10 @@ def test_exact_w1_of_a_shift_is_the_shift():
 
 
 def test_checkpoint_steps():
-    assert mixture.checkpoint_steps(100, 4) == [25, 50, 75, 100]
-    log = mixture.checkpoint_steps(1000, 4, log=True)
-    assert log[0] == 10 and log[-1] == 1000 and len(log) == 4
+    assert spaced_steps(100, 4) == [25, 50, 75, 100]
+    assert spaced_steps(10, 0) == []
+    log = mixture.checkpoint_steps(1000, 4)
+    assert log == [10, 46, 215, 1000]
 
 
 def test_energy_agreement_of_the_log_density_itself_is_one():
@@ -126,18 +132,27 @@ def test_energy_agreement_of_the_log_density_itself_is_one():
     assert energy.agreement(-lp, lp, near)["all"] == pytest.approx(-1.0)
 
 
-def test_wgan_variants_train_through_the_core_loop():
-    from pipeline.config import MixtureParams, WganRun
+TINY_MIX = MixtureParams(data={"toy_train": 200, "toy_test": 100}, net={"g_hidden": [8], "d_hidden": [8]})
 
-    m = MixtureParams(n_train=200, n_eval=100, g_hidden=[8], d_hidden=[8])
-    mix = mixture.make_mixture(m, 0)
-    for run in (WganRun(constraint="gp"), WganRun(constraint="sn"), WganRun(constraint="clip", clip=0.01)):
-        step = mixture.ConstrainedWGAN(mixture.net_params(m), mix.meta, run, 16)
-        rows, evals, err = mixture.train_with_checkpoints(step, mix.train, 4, [2, 4], 0, lambda s, d: {"d": d},
-                                                          log_every=1)
+
+def test_theory_mixture_is_the_core_data_set():
+    m = mixture.load_mixture(MixtureParams(), 0)
+    assert m.train.shape == (5000, 2) and m.test.shape == (500, 2) and len(m.centers) == 8
+    assert m.meta.std == 0.05
+
+
+def test_core_wgan_variants_train_in_chunks_with_a_warmup():
+    mix = mixture.load_mixture(TINY_MIX, 0)
+    base = TheoryParams().wgan
+    for keys in (TheoryWgan(constraint="gp", optimizer="adam"), TheoryWgan(constraint="sn"), TheoryWgan(warmup=3)):
+        run = TheoryParams().wgan_run(keys, 4)
+        step = mixture.make_wgan(TINY_MIX, mix, run.model_copy(update={"batch_size": 16}))
+        rows, evals, err = mixture.train_with_checkpoints(step, mix.train, 4, [2, 4], 0, lambda s, d: {"d": d})
         assert err is None and [e["step"] for e in evals] == [2, 4] and rows[-1]["step"] == 4
         if run.constraint == "clip":
-            assert max(p.abs().max().item() for p in step.D.parameters()) <= 0.01 + 1e-9
+            assert max(p.abs().max().item() for p in step.D.parameters()) <= base.clip + 1e-9
+    # the warm-up counts over the whole run, not per chunk: 3 x 100 + 1 x 5 critic steps
+    assert [step.inner_count(i) for i in range(5)] == [100, 100, 100, 5, 5]
 
 
 # --- part 6 ------------------------------------------------------------------------------
@@ -177,11 +192,11 @@ def test_short_toy_training_stays_below_the_optimum():
     from pipeline.config import AvbToyParams
 
     p = AvbToyParams(steps=150, batch_size=32, is_samples=5000, n_plot=10, hidden=[16, 16])
-    r = avb_toy.run_avb_toy(p, 0)
+    r, posteriors = avb_toy.run_avb_toy(p, 0)
     for ll in (r.avb, r.vae):
         assert ll.mean <= avb_toy.OPTIMUM + 3 * ll.mc_stderr
         assert ll.mean == pytest.approx(ll.quadrature, abs=max(5 * ll.mc_stderr, 0.01))
-    assert len(r.posteriors["avb"]) == 4 and len(r.posteriors["avb"][0]) == 10
+    assert len(posteriors["avb"]) == 4 and len(posteriors["avb"][0]) == 10
 
 
 # --- params and report --------------------------------------------------------------------
@@ -190,36 +205,57 @@ def test_short_toy_training_stays_below_the_optimum():
 def test_theory_params_one_line_errors():
     assert parse_params({"theory": {}}).theory.lines.n_theta == 11
     with pytest.raises(ParamsError, match=r"unknown key 'theory.lines.n_thetas'"):
-        parse_params({"theory": {"lines": {"n_thetas": 5}}}).theory
+        parse_params({"theory": {"lines": {"n_thetas": 5}}})
     with pytest.raises(ParamsError, match=r"theory.lines.n_theta = 10"):
-        parse_params({"theory": {"lines": {"n_theta": 10}}}).theory
+        parse_params({"theory": {"lines": {"n_theta": 10}}})
     with pytest.raises(ParamsError, match=r"theory.ablation.rows.x.constraint = 'l2'"):
-        parse_params({"theory": {"ablation": {"rows": {"x": {"constraint": "l2"}}}}}).theory
+        parse_params({"theory": {"ablation": {"rows": {"x": {"constraint": "l2"}}}}})
     with pytest.raises(ParamsError, match="main = 'nope'"):
-        parse_params({"theory": {"energy": {"main": "nope"}}}).theory
+        parse_params({"theory": {"energy": {"main": "nope"}}})
+    with pytest.raises(ParamsError, match=r"unknown key 'theory.mixture.data.toy_trian'"):
+        parse_params({"theory": {"mixture": {"data": {"toy_trian": 5}}}})
+    with pytest.raises(ParamsError, match="steps is set by each part"):
+        parse_params({"theory": {"wgan": {"steps": 5}}})
+
+
+def test_theory_runs_are_keys_over_the_shared_base():
+    t = parse_params({"theory": {"wgan": {"lr": 0.001}, "mixture": {"data": {"ring_std": 0.1}},
+                                 "ablation": {"rows": {"a": {"optimizer": "adam"}}}}}).theory
+    (run,) = t.wgan_runs(t.ablation.rows, 7).values()
+    assert (run.optimizer, run.lr, run.beta2, run.warmup, run.clip, run.steps) == ("adam", 0.001, 0.9, 5, 0.01, 7)
+    assert (t.mixture.data.toy_train, t.mixture.data.ring_std, t.mixture.net.z_dim) == (5000, 0.1, 2)
 
 
 def test_params_yaml_theory_section_is_valid():
     from pipeline.config import load_params
 
-    assert load_params().theory.lines.n_theta >= 3
+    t = load_params().theory
+    assert t.lines.n_theta >= 3
+    assert t.wgan_runs(t.ablation.rows, 1)["adam_gp"].constraint == "gp"
 
 
-def _lines_details(theta_wgan: float, theta_gan: float) -> dict:
-    th = [-1.0, 0.0, 1.0]
-    demo = lambda t: {"thetas": [1.0, t], "grad_norms": [0.5, 0.1], "theta_final": t}  # noqa: E731
-    return {"thetas": th, "w1_gp": [1.0, 0.0, 1.0], "w1_clip": [0.01, 0.0, 0.01], "js_gan": [0.69, 0.0, 0.69],
-            "clip_scale": 0.01, "clip_rel_error_max": 0.0, "w1_rel_error_max": 0.02,
-            "demos": {"wgan": demo(theta_wgan), "minimax": demo(theta_gan)}}
+def _lines_record(theta_wgan: float, theta_gan: float) -> LinesResult:
+    demo = lambda name, t: DemoRun(name, [1.0, t], [0.5, 0.1])  # noqa: E731
+    return LinesResult([-1.0, 0.0, 1.0], [1.0, 0.0, 1.0], [0.01, 0.0, 0.01], [0.69, 0.0, 0.69], 0.01, 0.02, 0.0,
+                       0.69, {"wgan": demo("wgan", theta_wgan), "minimax": demo("minimax", theta_gan)})
 
 
 def test_report_states_the_demo_verdict_from_the_numbers():
-    good = report._lines(_lines_details(0.01, 0.9))
+    good = report._lines(_lines_record(0.01, 0.9))
     assert "final |theta| = 0.010 < 0.05 (the claim holds" in good and "NOT" not in good
-    bad = report._lines(_lines_details(0.3, 0.01))
+    bad = report._lines(_lines_record(0.3, 0.01))
     assert "NOT below 0.05" in bad and "does NOT show" in bad
-    m = report.lines_metrics(_lines_details(0.01, 0.9))
-    assert m["lines_theta_final_wgan"] == 0.01 and m["lines_theta_final_gan"] == 0.9
+    m = _lines_record(0.01, 0.9).metrics()
+    assert m["wgan_theta_final"] == 0.01 and m["minimax_theta_final"] == 0.9 and len(m) <= 5
+
+
+def test_lines_record_round_trips_through_json(tmp_path):
+    r = _lines_record(0.01, float("nan"))
+    r.write(tmp_path / "lines.json")
+    back = LinesResult.read(tmp_path / "lines.json")
+    assert back.demos["wgan"].theta_final == 0.01 and math.isnan(back.demos["minimax"].theta_final)
+    assert back.metrics()["minimax_theta_final"] is None
+    assert set(THEORY_RECORDS) == {"lines", "vanishing", "meaningful", "energy", "ablation", "avb_toy"}
 
 
 def test_ablation_row_unknown_name_is_one_line_error():
@@ -234,13 +270,15 @@ def test_ablation_row_unknown_name_is_one_line_error():
 
 def test_an_ablation_row_rerun_alone_gives_the_table_numbers():
     """What makes the report's per-row command honest: a row does not depend on the rows before it."""
+    from pipeline.config import AblationParams
     from pipeline.theory import ablation
-    from pipeline.config import AblationParams, MixtureParams, WganRun
 
-    m = MixtureParams(n_train=200, n_eval=100, g_hidden=[8], d_hidden=[8])
-    p = AblationParams(steps=20, checkpoints=2, rows={"a": WganRun(warmup=1), "b": WganRun(constraint="sn", warmup=1)})
-    table = ablation.run_ablation(p, m, 0)
-    alone = ablation.run_ablation(p, m, 0, only=["b"])
-    assert alone["b"] == table["b"]
+    p = AblationParams(steps=20, checkpoints=2)
+    t = TheoryParams(wgan=TheoryWgan(warmup=1))
+    runs = t.wgan_runs({"a": TheoryWgan(), "b": TheoryWgan(constraint="sn")}, p.steps)
+    table = ablation.run_ablation(p, runs, TINY_MIX, 0)
+    alone = ablation.run_ablation(p, runs, TINY_MIX, 0, only=["b"])
+    assert alone.rows["b"] == table.rows["b"]
+    assert table.rows["a"].status == "ok" and table.metrics().keys() == {"a_w1", "b_w1"}
     with pytest.raises(KeyError, match="unknown ablation row"):
-        ablation.run_ablation(p, m, 0, only=["c"])
+        ablation.run_ablation(p, runs, TINY_MIX, 0, only=["c"])

@@ -4,10 +4,11 @@
     vanishing   Arjovsky & Bottou 2017, Theorem 2.4 / Figure 2; WGAN Figure 2
     meaningful  WGAN Figures 3 and 4: the loss tracks sample quality
     energy      the WGAN critic as an energy, against log p_real(x)
-    ablation    critic optimiser and Lipschitz constraint (clip, GP, SN)
+    ablation    critic optimiser and Lipschitz constraint (clipping, gradient penalty, spectral normalisation)
     avb_toy     Mescheder, Nowozin & Geiger 2017, section 6.1
-    report      reports/theory.md, rendered from the parts' numbers
+    report      reports/theory.md, rendered from the parts' records (pipeline.records)
 
-Shared pieces: `lipschitz` (the three ways to keep a critic Lipschitz),
-`mixture` (WGAN variants trained by the core loop on a 2D mixture, exact W1).
+Parts 3-5 train the core's WGAN / GAN on the core's 2D mixture through the
+core loop (`mixture`); parts 1 and 2 need their own loops (`updates`: ensembles,
+fixed generators) built from the core's losses and optimiser factory.
 """

@@ -1,4 +1,4 @@
-"""Part 5: the WGAN critic's optimiser and Lipschitz constraint, one row per setting.
+"""Part 5: the WGAN critic's optimiser and Lipschitz constraint, one row per setting of the core's WGAN.
 
 The paper's choices (Arjovsky et al. 2017, section 3): RMSProp, because
 momentum (Adam, beta1 = 0.5) made training unstable, and clipping with c = 0.01,
@@ -16,25 +16,33 @@ norm on real/fake interpolates (its effective K); Spearman(f, log p_real).
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 import torch
+from torch import Tensor
 
+from ..config import AblationParams, MixtureParams, TheoryWgan
+from ..records import AblationResult, AblationRow, W1Checkpoint
 from .energy import agreement, grid_points, near_mask
-from .lipschitz import input_gradient_norm
 from .mixture import (
-    ConstrainedWGAN,
+    LOG_EVERY,
+    Mixture,
     checkpoint_steps,
-    make_mixture,
-    net_params,
+    load_mixture,
+    make_wgan,
     sample_w1,
     train_with_checkpoints,
     window_mean,
 )
-from ..config import AblationParams, MixtureParams, WganRun
 from .stats import pearson
 
-LOG_EVERY = 10
+
+def input_gradient_norm(f: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
+    """||grad_x f(x)||_2 per sample: (B,). The local Lipschitz constant a critic shows at x."""
+    x = x.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(f(x).sum(), x)
+    return grad.flatten(1).norm(dim=1)
 
 
 def stability(values: list[float]) -> tuple[float, float]:
@@ -44,24 +52,8 @@ def stability(values: list[float]) -> tuple[float, float]:
     return std, (std / mean if mean > 0 else math.inf)
 
 
-def run_row(run: WganRun, p: AblationParams, m: MixtureParams, seed: int) -> dict:
-    """Train one WGAN variant; every row starts from the same seed, so rows differ only by their setting."""
-    mix = make_mixture(m, seed)
-    torch.manual_seed(seed)  # the nets' initial weights: the same for every row, alone or in the table
-    step = ConstrainedWGAN(net_params(m), mix.meta, run, p.batch_size)
-
-    def evaluate(s, done: int) -> dict:
-        return {"w1": sample_w1(s, mix, seed + done)}
-
-    rows, evals, err = train_with_checkpoints(step, mix.train, p.steps, checkpoint_steps(p.steps, p.checkpoints, log=True),
-                                              seed, evaluate, log_every=LOG_EVERY)
-    out: dict = {"status": "diverged" if err else "ok", "message": err or ""}
-    if err or not evals:
-        return out | {"w1": math.nan, "w_std": math.nan, "w_rel_std": math.nan, "corr_w_w1": math.nan,
-                      "lipschitz": math.nan, "energy_spearman": math.nan}
-    tail = [r["w_estimate"] for r in rows if r["step"] > p.steps * (1 - p.last_fraction)]
-    w_std, w_rel = stability(tail)
-    est = [window_mean(rows, "w_estimate", e["step"], LOG_EVERY) for e in evals]
+def critic_probes(step, mix: Mixture, seed: int) -> tuple[float, float]:
+    """(largest input-gradient norm on real-fake interpolates, Spearman(f, log p_real) on a grid)."""
     g = torch.Generator().manual_seed(seed)
     real = mix.test
     fake = step.sample(len(real), g)
@@ -70,22 +62,41 @@ def run_row(run: WganRun, p: AblationParams, m: MixtureParams, seed: int) -> dic
     _, _, pts = grid_points(mix.centers, mix.std, 0.5, 40)
     with torch.no_grad():
         f = step.D(pts)
-    spear = agreement(f, mix.log_density(pts), near_mask(pts, mix.centers, mix.std, 3.0))["all"]
-    return out | {
-        "w1": evals[-1]["w1"],
-        "w_final": window_mean(rows, "w_estimate", p.steps, max(LOG_EVERY, int(p.steps * p.last_fraction))),
-        "w_std": w_std,
-        "w_rel_std": w_rel,
-        "corr_w_w1": pearson(est, [e["w1"] for e in evals]),
-        "lipschitz": lip,
-        "energy_spearman": spear,
-        "checkpoints": [e | {"estimate": w} for e, w in zip(evals, est)],
-    }
+    return lip, agreement(f, mix.log_density(pts), near_mask(pts, mix.centers, mix.std, 3.0))["all"]
 
 
-def run_ablation(p: AblationParams, m: MixtureParams, seed: int, only: list[str] | None = None) -> dict[str, dict]:
-    names = only or list(p.rows)
-    unknown = [n for n in names if n not in p.rows]
+def run_row(run: TheoryWgan, p: AblationParams, m: MixtureParams, seed: int) -> AblationRow:
+    """Train one WGAN setting; every row starts from the same seed, so rows differ only by their setting."""
+    mix = load_mixture(m, seed)
+    torch.manual_seed(seed)  # the nets' initial weights: the same for every row, alone or in the table
+    step = make_wgan(m, mix, run)
+
+    def evaluate(s, done: int) -> dict:
+        return {"w1": sample_w1(s, mix, seed + done)}
+
+    rows, evals, err = train_with_checkpoints(step, mix.train, p.steps, checkpoint_steps(p.steps, p.checkpoints), seed,
+                                              evaluate)
+    if err or not evals:
+        return AblationRow(run.model_dump(), "diverged" if err else "ok", err or "")
+    tail = [r["w_estimate"] for r in rows if r["step"] > p.steps * (1 - p.last_fraction)]
+    w_std, w_rel = stability(tail)
+    cps = [W1Checkpoint(e["step"], e["w1"], window_mean(rows, "w_estimate", e["step"], LOG_EVERY)) for e in evals]
+    corr = pearson([c.estimate for c in cps], [c.w1 for c in cps])
+    lip, spear = critic_probes(step, mix, seed)
+    return AblationRow(
+        run.model_dump(), "ok",
+        w1=cps[-1].w1,
+        w_final=window_mean(rows, "w_estimate", p.steps, max(LOG_EVERY, int(p.steps * p.last_fraction))),
+        w_std=w_std, w_rel_std=w_rel, corr_w_w1=math.nan if corr is None else corr,
+        lipschitz=lip, energy_spearman=spear, checkpoints=cps,
+    )
+
+
+def run_ablation(p: AblationParams, runs: dict[str, TheoryWgan], m: MixtureParams, seed: int,
+                 only: list[str] | None = None) -> AblationResult:
+    """`runs`: each row's full WGAN settings (theory.wgan with the row's keys on top); `only`: these rows."""
+    names = only or list(runs)
+    unknown = [n for n in names if n not in runs]
     if unknown:
-        raise KeyError(f"unknown ablation row(s) {unknown}; params.yaml theory.ablation.rows has {sorted(p.rows)}")
-    return {name: p.rows[name].model_dump() | run_row(p.rows[name], p, m, seed) for name in names}
+        raise KeyError(f"unknown ablation row(s) {unknown}; params.yaml theory.ablation.rows has {sorted(runs)}")
+    return AblationResult(p.steps, p.last_fraction, {name: run_row(runs[name], p, m, seed) for name in names})

@@ -16,12 +16,15 @@ Evaluation, model-only so both are judged alike: log p(x) by importance
 sampling with the prior as proposal, log (1/K) sum_k p(x|z_k), z_k ~ N(0, I)
 (unbiased for p(x), so the log is a lower bound in expectation), and a 2-D
 quadrature of the same integral as a cross-check.
+
+Its own small models and loop, not the core's AVB / VAE: the decoder here is
+Bernoulli (the core's is Gaussian) and the data are four fixed points; the
+losses are the core's (`avb_adversary_loss`, `avb_elbo_terms`, the analytic KL).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -29,8 +32,9 @@ from torch import Tensor, nn
 
 from .. import losses
 from ..metrics import importance_log_likelihood
-from ..nets import mlp
 from ..config import AvbToyParams
+from ..nets import mlp
+from ..records import AvbToyResult, LogLik
 
 OPTIMUM = -math.log(4.0)
 Z_DIM = 2
@@ -115,15 +119,6 @@ class ToyAVB(nn.Module):
         return -float(loss.detach())
 
 
-@dataclass
-class LogLik:
-    mean: float  # average over the four images of the log p(x) estimate
-    mc_stderr: float  # Monte Carlo standard error of `mean` (delta method on each image's mean weight)
-    per_point: list[float]
-    ess_fraction: float  # effective sample size / K of the prior proposal
-    quadrature: float  # the same integral on a 2-D grid
-
-
 @torch.no_grad()
 def log_likelihood(decoder: nn.Module, k: int, gen: torch.Generator, chunk: int = 20_000) -> LogLik:
     """log p(x) = log E_{z ~ N(0, I)} p(x|z) for each toy image, by importance sampling with the prior.
@@ -152,18 +147,6 @@ def quadrature_log_likelihood(decoder: nn.Module, n: int = 301, half_width: floa
     return float((torch.logsumexp(log_px_z + log_prior + log_cell, 1)).mean())
 
 
-@dataclass
-class ToyResult:
-    avb: LogLik
-    vae: LogLik
-    elbo: dict[str, float]  # final training ELBO (mean of the last 10% of steps)
-    posteriors: dict[str, list]  # model -> (4, n_plot, 2) draws of q(z|x)
-    optimum: float = OPTIMUM
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
 def train(model: nn.Module, p: AvbToyParams, gen: torch.Generator) -> float:
     x = toy_data()
     elbos = []
@@ -172,7 +155,8 @@ def train(model: nn.Module, p: AvbToyParams, gen: torch.Generator) -> float:
     return float(np.mean(elbos[-max(1, p.steps // 10):]))
 
 
-def run_avb_toy(p: AvbToyParams, seed: int) -> ToyResult:
+def run_avb_toy(p: AvbToyParams, seed: int) -> tuple[AvbToyResult, dict[str, list]]:
+    """The record, and for the figure each model's (4, n_plot, 2) draws of q(z|x)."""
     out, elbo, post = {}, {}, {}
     for name, cls in (("avb", ToyAVB), ("vae", ToyVAE)):
         torch.manual_seed(seed)
@@ -182,4 +166,4 @@ def run_avb_toy(p: AvbToyParams, seed: int) -> ToyResult:
         out[name] = log_likelihood(model.decoder, p.is_samples, gen)
         with torch.no_grad():
             post[name] = model.posterior(toy_data(), p.n_plot).transpose(0, 1).tolist()  # (4, n_plot, 2)
-    return ToyResult(out["avb"], out["vae"], elbo, post)
+    return AvbToyResult(out["avb"], out["vae"], elbo, OPTIMUM), post

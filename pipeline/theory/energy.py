@@ -7,27 +7,21 @@ claim about ranks near the data: f should order points as log p_real does.
 It cannot hold everywhere: log p_real falls quadratically away from the
 modes while f is Lipschitz (at most linear); and once P_g = P_r the optimal
 critic is any constant, so the agreement should fade as the generator
-converges. Measured here with Spearman's rank correlation on a grid.
+converges. Measured here with Spearman's rank correlation on a grid, for
+critics of the core's WGAN trained with their generators by the core loop.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from .mixture import (
-    ConstrainedWGAN,
-    Mixture,
-    checkpoint_steps,
-    make_mixture,
-    net_params,
-    sample_w1,
-    train_with_checkpoints,
-)
-from ..config import EnergyParams, MixtureParams
+from ..config import EnergyParams, MixtureParams, TheoryWgan
+from ..records import EnergyCheckpoint, EnergyResult, EnergyRun
+from .mixture import checkpoint_steps, load_mixture, make_wgan, sample_w1, train_with_checkpoints
 from .stats import spearman
 
 
@@ -46,55 +40,42 @@ def near_mask(points: Tensor, centers: Tensor, std: float, k: float) -> Tensor:
 
 
 def agreement(critic_values: Tensor, log_p: Tensor, near: Tensor) -> dict[str, float]:
-    """Spearman(f, log p) over the whole grid, near the modes, and far from them."""
+    """Spearman(f, log p) over the whole grid, near the modes, and far from them (NaN where undefined)."""
     f, lp = critic_values.double().numpy(), log_p.double().numpy()
     m = near.numpy()
-    return {"all": spearman(f, lp), "near": spearman(f[m], lp[m]), "far": spearman(f[~m], lp[~m])}
+    rho = {"all": spearman(f, lp), "near": spearman(f[m], lp[m]), "far": spearman(f[~m], lp[~m])}
+    return {k: math.nan if v is None else v for k, v in rho.items()}
 
 
 @dataclass
-class EnergyRun:
-    name: str
-    checkpoints: list[dict]  # {"step", "all", "near", "far", "w1"}
-    critic: list[list[float]]  # final f on the grid, (n, n)
-    error: str = ""
+class EnergyMaps:
+    """What the figure draws and the record leaves out: log p_real and each final critic on the grid, (n, n)."""
 
-    @property
-    def final(self) -> dict:
-        return self.checkpoints[-1] if self.checkpoints else {}
-
-
-@dataclass
-class EnergyResult:
     xs: list[float]
     ys: list[float]
-    log_p: list[list[float]]  # (n, n)
-    near_fraction: float  # share of grid points counted as "near"
-    runs: dict[str, EnergyRun]
-    main: str
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+    log_p: list[list[float]]
+    critics: dict[str, list[list[float]]]
 
 
-def run_energy(p: EnergyParams, m: MixtureParams, seed: int) -> EnergyResult:
-    mix: Mixture = make_mixture(m, seed)
+def run_energy(p: EnergyParams, runs: dict[str, TheoryWgan], m: MixtureParams, seed: int) -> tuple[EnergyResult, EnergyMaps]:
+    """`runs`: each run's full WGAN settings (theory.wgan with its keys on top)."""
+    mix = load_mixture(m, seed)
     xs, ys, pts = grid_points(mix.centers, mix.std, p.margin, p.grid)
     log_p = mix.log_density(pts)
     near = near_mask(pts, mix.centers, mix.std, p.near_stds)
-    runs = {}
-    for name, run in p.runs.items():
-        step = ConstrainedWGAN(net_params(m), mix.meta, run, p.batch_size)
+    out, critics = {}, {}
+    for name, run in runs.items():
+        step = make_wgan(m, mix, run)  # nets from the global RNG, one run after the other
 
         def evaluate(s, done: int) -> dict:
             with torch.no_grad():
                 f = s.D(pts)
             return agreement(f, log_p, near) | {"w1": sample_w1(s, mix, seed + done)}
 
-        _, evals, err = train_with_checkpoints(step, mix.train, p.steps, checkpoint_steps(p.steps, p.checkpoints, log=True),
+        _, evals, err = train_with_checkpoints(step, mix.train, p.steps, checkpoint_steps(p.steps, p.checkpoints),
                                                seed, evaluate)
         with torch.no_grad():
-            critic = step.D(pts).view(p.grid, p.grid)
-        runs[name] = EnergyRun(name, evals, critic.tolist(), err or "")
-    return EnergyResult(xs.tolist(), ys.tolist(), log_p.view(p.grid, p.grid).tolist(),
-                        float(near.float().mean()), runs, p.main)
+            critics[name] = step.D(pts).view(p.grid, p.grid).tolist()
+        out[name] = EnergyRun([EnergyCheckpoint(**e) for e in evals], err or "")
+    maps = EnergyMaps(xs.tolist(), ys.tolist(), log_p.view(p.grid, p.grid).tolist(), critics)
+    return EnergyResult(p.grid, float(near.float().mean()), p.main, out), maps

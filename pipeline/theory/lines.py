@@ -9,21 +9,26 @@ plane, disjoint for theta != 0. The distances between them:
     TV(P_0, P_theta) = 1 if theta != 0 else 0
 
 so only W1 gives a generator g_theta(z) = (theta, z) a gradient towards 0.
+
+Its own loops, not the core's `fit`: one critic per theta against a fixed
+line (an ensemble, `updates`), and a generator with a single parameter theta
+trained by plain SGD; the critic updates are the core's (`critic_step`,
+losses, gradient penalty, optimiser factory).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-
 import torch
 from torch import Tensor, nn
 
 from .. import losses
-from ..nets import mlp
-from .lipschitz import critic_optimizer, critic_step, discriminator_step, spectral_normalise_
-from .nets import EnsembleMLP, Squeeze
 from ..config import LinesParams
+from ..models import critic_step, make_optimizer, spectral_normalise_
+from ..nets import mlp
+from ..records import DemoRun, LinesResult
+from .nets import EnsembleMLP, Squeeze
+from .updates import discriminator_step, ensemble_critic_step, gan_optimizer
 
 LOG2 = math.log(2.0)
 
@@ -81,12 +86,12 @@ def critic_w1_estimates(thetas: Tensor, constraint: str, p: LinesParams, gen: to
     K(c) |theta| with clipping to [-c, c].
     """
     critic = EnsembleMLP(len(thetas), [2, *p.hidden, 1])
-    lr = p.clip_lr if constraint == "clip" else p.critic_lr
-    opt = critic_optimizer(critic, constraint, lr)
+    cp = p.critic(constraint)
+    opt = make_optimizer(critic.parameters(), cp)
     zeros = torch.zeros_like(thetas)
     for _ in range(p.critic_steps):
-        critic_step(critic, opt, sample_lines(zeros, p.batch_size, gen), sample_lines(thetas, p.batch_size, gen),
-                    constraint, clip=p.clip, gp_weight=p.gp_weight)
+        ensemble_critic_step(critic, opt, sample_lines(zeros, p.batch_size, gen), sample_lines(thetas, p.batch_size, gen),
+                             cp, p.clip)
     with torch.no_grad():
         return critic(sample_lines(zeros, p.n_eval, gen)).mean(-1) - critic(sample_lines(thetas, p.n_eval, gen)).mean(-1)
 
@@ -98,7 +103,7 @@ def discriminator_js_estimates(thetas: Tensor, p: LinesParams, gen: torch.Genera
     it climbs to log 2 for any theta != 0, however small, because the supports are disjoint.
     """
     disc = EnsembleMLP(len(thetas), [2, *p.hidden, 1])
-    opt = torch.optim.Adam(disc.parameters(), lr=p.critic_lr, betas=(0.5, 0.999))
+    opt = gan_optimizer(disc.parameters(), p.critic_lr)
     zeros = torch.zeros_like(thetas)
     for _ in range(p.critic_steps):
         discriminator_step(disc, opt, sample_lines(zeros, p.batch_size, gen), sample_lines(thetas, p.batch_size, gen))
@@ -107,22 +112,6 @@ def discriminator_js_estimates(thetas: Tensor, p: LinesParams, gen: torch.Genera
         # per member: softplus(-l_real).mean + softplus(l_fake).mean, as in gan_discriminator_loss
         d_loss = torch.stack([losses.gan_discriminator_loss(r, f) for r, f in zip(real, fake)])
     return losses.js_from_discriminator_loss(d_loss)
-
-
-@dataclass
-class DemoRun:
-    """A one-parameter generator g_theta(z) = (theta, z) trained from theta = 1."""
-
-    loss: str  # wgan | minimax | nonsaturating
-    thetas: list[float] = field(default_factory=list)  # theta after each generator step (index 0: the start)
-    grad_norms: list[float] = field(default_factory=list)  # |dL_G/dtheta| at each generator step
-
-    @property
-    def theta_final(self) -> float:
-        return self.thetas[-1]
-
-    def to_dict(self) -> dict:
-        return asdict(self) | {"theta_final": self.theta_final}
 
 
 def learning_demo(loss: str, p: LinesParams, gen: torch.Generator, theta0: float = 1.0) -> DemoRun:
@@ -136,12 +125,9 @@ def learning_demo(loss: str, p: LinesParams, gen: torch.Generator, theta0: float
     """
     wgan = loss == "wgan"
     g_loss = losses.wgan_generator_loss if wgan else losses.GENERATOR_LOSSES[loss]
-    net = _scorer(p.hidden, spectral=wgan and p.demo_constraint == "sn")
-    if wgan:
-        lr = p.clip_lr if p.demo_constraint == "clip" else p.critic_lr
-        opt_d = critic_optimizer(net, p.demo_constraint, lr)
-    else:
-        opt_d = torch.optim.Adam(net.parameters(), lr=p.critic_lr, betas=(0.5, 0.999))
+    cp = p.critic(p.demo_constraint)
+    net = _scorer(p.hidden, spectral=wgan and cp.constraint == "sn")
+    opt_d = make_optimizer(net.parameters(), cp) if wgan else gan_optimizer(net.parameters(), p.critic_lr)
     theta = torch.tensor(theta0, requires_grad=True)
     opt_g = torch.optim.SGD([theta], lr=p.demo_lr)
     # lr decays linearly to 0: the critic lags behind theta, so a constant step
@@ -154,7 +140,7 @@ def learning_demo(loss: str, p: LinesParams, gen: torch.Generator, theta0: float
         for _ in range(p.demo_warmup if it == 0 else p.demo_inner_steps):
             real, fake = sample_line(0.0, p.batch_size, gen), sample_line(theta.detach(), p.batch_size, gen)
             if wgan:
-                critic_step(net, opt_d, real, fake, p.demo_constraint, clip=p.clip, gp_weight=p.gp_weight)
+                critic_step(net, opt_d, real, fake, cp, p.clip)
             else:
                 discriminator_step(net, opt_d, real, fake)
         net.requires_grad_(False)  # the generator step needs df/dx at the fakes, not the net's weight gradients
@@ -167,27 +153,6 @@ def learning_demo(loss: str, p: LinesParams, gen: torch.Generator, theta0: float
         run.grad_norms.append(float(theta.grad.abs()))
         run.thetas.append(float(theta.detach()))
     return run
-
-
-@dataclass
-class LinesResult:
-    thetas: list[float]
-    w1: list[float]
-    js: list[float]
-    kl: list[float]  # inf for theta != 0 (JSON writes it as a string, see `to_dict`)
-    w1_gp: list[float]  # 1-Lipschitz critic (gradient penalty)
-    w1_clip: list[float]  # clipped critic: K(c) * |theta|
-    js_gan: list[float]
-    clip_scale: float  # least-squares K in w1_clip ~ K |theta|
-    w1_rel_error_max: float  # max |w1_gp - |theta|| / |theta| over |theta| >= 0.2
-    clip_rel_error_max: float  # same for w1_clip / K
-    demos: dict[str, DemoRun]
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["kl"] = ["inf" if math.isinf(v) else v for v in self.kl]
-        d["demos"] = {k: v.to_dict() for k, v in self.demos.items()}
-        return d
 
 
 def relative_errors(estimates: Tensor, thetas: Tensor, scale: float = 1.0, min_abs: float = 0.2) -> Tensor:
@@ -214,14 +179,12 @@ def run_lines(p: LinesParams, seed: int, demo_losses: tuple[str, ...] = ("wgan",
     demos = {name: learning_demo(name, p, gen) for name in demo_losses}
     return LinesResult(
         thetas=thetas.tolist(),
-        w1=analytic_w1(thetas).tolist(),
-        js=analytic_js(thetas).tolist(),
-        kl=analytic_kl(thetas).tolist(),
         w1_gp=gp.tolist(),
         w1_clip=clip.tolist(),
         js_gan=js_gan.tolist(),
         clip_scale=k,
         w1_rel_error_max=float(relative_errors(gp, thetas).max()),
         clip_rel_error_max=float(relative_errors(clip, thetas, scale=k).max()) if k > 0 else math.inf,
+        js_min_nonzero=float(js_gan[thetas != 0].min()),
         demos=demos,
     )

@@ -9,33 +9,25 @@ support and 0 on the fake one),
               expectation has growing variance (Theorem 2.5)
     WGAN      ||grad_theta -E f(g(z))||       stays ~ K: the critic is
               linear between the two bumps (WGAN Figure 2)
+
+Its own loop, not the core's `fit`: the generator is fixed (only its gradient
+is measured), so only D and the critic train; the critic update is the core's
+`critic_step`, the discriminator's the core's loss (`updates`).
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
-
-import numpy as np
 import torch
 from torch import Tensor, nn
 
 from .. import losses
-from ..nets import mlp
-from .lipschitz import critic_optimizer, critic_step, discriminator_step, spectral_normalise_
-from .nets import Squeeze
 from ..config import VanishingParams
-
-G_LOSSES = {
-    "minimax": losses.gan_generator_loss_minimax,
-    "nonsaturating": losses.gan_generator_loss_nonsaturating,
-}
-
-
-def log_steps(total: int, n: int) -> list[int]:
-    """About n distinct integer steps spread evenly in log scale over [1, total], both ends included."""
-    return sorted({int(round(v)) for v in np.logspace(0, math.log10(total), n)})
-
+from ..models import critic_step, make_optimizer, spectral_normalise_
+from ..nets import mlp
+from ..records import VanishingResult
+from ..train import spaced_steps
+from .nets import Squeeze
+from .updates import discriminator_step, gan_optimizer
 
 def generator_grad_norm(net: nn.Module, loss_fn, params: list[Tensor], z: Tensor) -> float:
     """||d loss_fn(net(g(z))) / d(m_g, s)||_2 for the affine generator g(z) = m_g + s z (params = [m_g, s])."""
@@ -45,23 +37,6 @@ def generator_grad_norm(net: nn.Module, loss_fn, params: list[Tensor], z: Tensor
     grads = torch.autograd.grad(loss, params)
     net.requires_grad_(True)
     return float(torch.sqrt(sum(g.pow(2).sum() for g in grads)))
-
-
-@dataclass
-class VanishingResult:
-    steps: list[int]  # discriminator / critic updates so far
-    grad_minimax: list[float]
-    grad_nonsaturating: list[float]
-    grad_wgan: list[float]
-    js_estimate: list[float]  # (log 4 - L_D) / 2 at the same steps: D's progress to optimality
-    x: list[float]  # grid for the function plot
-    d_of_x: list[float]  # sigmoid of the final discriminator
-    f_of_x: list[float]  # the final critic
-    real: tuple[float, float]  # (mean, std)
-    fake: tuple[float, float]
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def run_vanishing(p: VanishingParams, seed: int) -> VanishingResult:
@@ -76,21 +51,21 @@ def run_vanishing(p: VanishingParams, seed: int) -> VanishingResult:
         return (mean + std * torch.randn(n, generator=gen)).detach()[:, None]
 
     disc = Squeeze(mlp([1, *p.hidden, 1]))
-    opt_d = torch.optim.Adam(disc.parameters(), lr=p.d_lr, betas=(0.5, 0.999))
+    opt_d = gan_optimizer(disc.parameters(), p.d_lr)
     critic = Squeeze(mlp([1, *p.hidden, 1]))
-    if p.critic_constraint == "sn":
+    cp = p.critic()
+    if cp.constraint == "sn":
         spectral_normalise_(critic)
-    opt_c = critic_optimizer(critic, p.critic_constraint, p.critic_lr)
-    at = set(log_steps(p.d_steps, p.n_log_points))
+    opt_c = make_optimizer(critic.parameters(), cp)
+    at = set(spaced_steps(p.d_steps, p.n_log_points, log=True))
     out = {k: [] for k in ("steps", "minimax", "nonsaturating", "wgan", "js")}
     for t in range(1, p.d_steps + 1):
         d_loss = discriminator_step(disc, opt_d, real_batch(p.batch_size), fake_batch(p.batch_size))
-        critic_step(critic, opt_c, real_batch(p.batch_size), fake_batch(p.batch_size), p.critic_constraint,
-                    clip=p.clip, gp_weight=p.gp_weight)
+        critic_step(critic, opt_c, real_batch(p.batch_size), fake_batch(p.batch_size), cp, p.clip)
         if t in at:
             z = torch.randn(p.n_eval, generator=gen)
             out["steps"].append(t)
-            for name, fn in G_LOSSES.items():
+            for name, fn in losses.GENERATOR_LOSSES.items():
                 out[name].append(generator_grad_norm(disc, fn, [mean, std], z))
             out["wgan"].append(generator_grad_norm(critic, losses.wgan_generator_loss, [mean, std], z))
             out["js"].append(float(losses.js_from_discriminator_loss(d_loss)))

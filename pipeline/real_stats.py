@@ -1,0 +1,118 @@
+"""The real-data side of every comparison, computed once per data set.
+
+The held-out split's feature statistics (domain features: raw coordinates for
+2-D points, a small classifier trained on the training split for images; and
+pytorch-fid's Inception when its weights are there), and the floor: the same
+distances between the real training split and the held-out split, i.e. what
+a perfect generator scores with these sample sizes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from . import features as feat
+from . import metrics
+from .config import ClassifierParams, EvalParams, InceptionParams
+from .data import Prepared, to_model_space, to_unit_interval
+from .records import InceptionInfo, RealRecord
+from .scores import Reference, sample_scores, subset
+
+
+@dataclass
+class RealStats:
+    """data/real_stats/<ds>/stats.pt: tensors and plain values only (loads with weights_only=True)."""
+
+    dataset: str
+    domain_features: str  # "coordinates" or "classifier"
+    domain_mu: Tensor
+    domain_sigma: Tensor
+    inception: InceptionInfo
+    inception_mu: Optional[Tensor] = None
+    inception_sigma: Optional[Tensor] = None
+    classifier: Optional[dict] = None  # in_dim, hidden, features, classes, test_accuracy, state
+
+    def to_state(self) -> dict:
+        return {**self.__dict__, "inception": self.inception.to_json()}
+
+    @classmethod
+    def from_state(cls, d: dict) -> "RealStats":
+        return cls(**(d | {"inception": InceptionInfo.from_json(d["inception"])}))
+
+    def reference(self, test: Tensor, device: torch.device, inception_net=None) -> Reference:
+        """The evaluation's view: extractor and statistics of the held-out split `test` (model space)."""
+        acc = self.classifier["test_accuracy"] if self.classifier else None
+        return Reference(test, domain_extractor(self.classifier, device), self.domain_features,
+                         self.domain_mu.numpy(), self.domain_sigma.numpy(), self.inception, inception_net,
+                         None if self.inception_mu is None else self.inception_mu.numpy(),
+                         None if self.inception_sigma is None else self.inception_sigma.numpy(), acc)
+
+
+def domain_extractor(classifier: Optional[dict], device: torch.device):
+    """x in model space -> (N, d) features for the domain Frechet distance."""
+    if classifier is None:  # 2-D mixtures: the raw coordinates
+        return lambda x: x.detach().double().cpu().flatten(1).numpy()
+    c = classifier
+    clf = feat.Classifier(c["in_dim"], c["hidden"], c["features"], c["classes"])
+    clf.load_state_dict(c["state"])
+    clf.to(device).eval()
+    return lambda x: feat.classifier_features(clf, x.to(device))
+
+
+def _train_classifier(prepared: Prepared, train: Tensor, test: Tensor, c: ClassifierParams, seed: int,
+                      device: torch.device) -> dict:
+    meta = prepared.meta
+    torch.manual_seed(seed)
+    in_dim = int(np.prod(meta.shape))
+    clf = feat.Classifier(in_dim, c.hidden, c.features, meta.num_classes).to(device)
+    feat.train_classifier(train.to(device), prepared.train_y.to(device), clf, epochs=c.epochs,
+                          batch_size=c.batch_size, lr=c.lr, seed=seed)
+    acc = feat.accuracy(clf, test.to(device), prepared.test_y.to(device))
+    return {"in_dim": in_dim, "hidden": c.hidden, "features": c.features, "classes": meta.num_classes,
+            "test_accuracy": acc, "state": {k: v.cpu() for k, v in clf.state_dict().items()}}
+
+
+def _inception_stats(images01: Tensor, p: InceptionParams, device) -> tuple[InceptionInfo, dict]:
+    """Inception mean/covariance of the real test images (and the net), or why they cannot be had."""
+    reasons = []
+    if not p.enabled:
+        reasons.append("disabled (eval.inception.enabled: false)")
+    if len(images01) <= p.dims:
+        reasons.append(f"the held-out split has {len(images01)} images, not more than the {p.dims} "
+                       "Inception feature dims (lower eval.inception.dims, or use a larger data set)")
+    lookup = feat.find_inception_weights(p.weights, p.download) if p.enabled else None
+    if lookup is not None and lookup.path is None:
+        reasons.append(lookup.reason)
+    if reasons:
+        return InceptionInfo(False, "; ".join(reasons), p.dims), {}
+    net = feat.load_inception(lookup.path, p.dims, device)
+    mu, sigma = metrics.gaussian_stats(feat.inception_features(net, images01, p.batch_size), "real images")
+    info = InceptionInfo(True, "", p.dims, len(images01), lookup.source, feat.sha256_prefix(lookup.path))
+    return info, {"inception_mu": torch.from_numpy(mu), "inception_sigma": torch.from_numpy(sigma), "net": net}
+
+
+def real_statistics(prepared: Prepared, p: EvalParams, seed: int, device: torch.device) -> tuple[RealStats, RealRecord]:
+    """The held-out split's statistics, and the floor measured with the models' sample sizes."""
+    meta = prepared.meta
+    test = to_model_space(prepared.test_x, meta)
+    train = to_model_space(prepared.train_x, meta)
+    classifier, inception, extra = None, InceptionInfo(False, "2-D points: no images", p.inception.dims), {}
+    if meta.kind == "images":
+        classifier = _train_classifier(prepared, train, test, p.classifier, seed, device)
+        inception, extra = _inception_stats(to_unit_interval(test.clone()), p.inception, device)
+    net = extra.pop("net", None)
+    test_feats = domain_extractor(classifier, device)(test)
+    mu, sigma = metrics.gaussian_stats(test_feats, f"held-out {meta.name} samples")
+    stats = RealStats(meta.name, "classifier" if classifier else "coordinates", torch.from_numpy(mu),
+                      torch.from_numpy(sigma), inception, classifier=classifier, **extra)
+
+    # The floor: real training samples where the generated ones go.
+    pick = subset(len(train), p.n_samples, seed)
+    floor, how = sample_scores(train[pick], train, stats.reference(test, device, net), meta, p, seed)
+    record = RealRecord(meta.name, meta.kind, len(train), len(test), len(pick), floor, how)
+    return stats, record

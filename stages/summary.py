@@ -1,0 +1,21 @@
+"""summary: metrics/summary.json, the one DVC metrics file, from every record."""
+
+from __future__ import annotations
+
+from .common import info, params_or_exit
+from .paths import SUMMARY, eval_record_path, real_record_path, theory_record_path
+
+
+def main() -> None:
+    """Collect the headline numbers of every model, data set and theory part into metrics/summary.json."""
+    from pipeline import io
+    from pipeline.records import THEORY_RECORDS, EvalRecord, RealRecord
+    from pipeline.registry import MODELS
+    from pipeline.summary import summary
+
+    params = params_or_exit()
+    evals = [EvalRecord.read(eval_record_path(ds, m)) for ds in params.datasets for m in MODELS]
+    reals = [RealRecord.read(real_record_path(ds)) for ds in params.datasets]
+    theory = {part: cls.read(theory_record_path(part)).metrics() for part, cls in THEORY_RECORDS.items()}
+    io.write_json(SUMMARY, summary(evals, reals, theory))
+    info(f"summary: {SUMMARY}")
