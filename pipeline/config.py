@@ -96,11 +96,41 @@ class NetParams(_Section):
 
 
 class TrainParams(_Section):
-    log_every: int = Field(10, ge=1)  # rows in the per-step log
+    log_every: int = Field(10, ge=1)  # rows in the per-step log; NaN/inf is checked (and a good state kept) at each
     snapshots: int = Field(10, ge=0)  # generator snapshots kept for W1-during-training
+    # CPU intra-op threads (torch.set_num_threads): 1 was fastest for these small nets on a shared 2-core CPU
+    # (300 WGAN steps, 256x256 MLPs: 2.8-3.9 s with 1 thread, 21-109 s with 2); a thread count can change
+    # float reductions, hence a param that reruns training
+    threads: int = Field(1, ge=1)
+    # generator steps between resume checkpoints (.resume/<ds>/<model>.pt, outside DVC's outputs; 0: none).
+    # A resumed run is bitwise the same as an uninterrupted one, so this does not change results.
+    checkpoint_every: int = Field(500, ge=0)
 
 
-class GanParams(_Section):
+class _ModelSection(_Section):
+    """A model's section. `per_dataset` sets some of its keys for one data set only (a step budget,
+    a penalty weight that suits 2-D points but not images); `for_dataset` applies them."""
+
+    per_dataset: dict[DatasetName, dict] = {}
+
+    @model_validator(mode="after")
+    def _overrides_are_valid(self):
+        for ds in self.per_dataset:
+            try:
+                self.for_dataset(ds)
+            except ValidationError as err:
+                e = err.errors()[0]
+                key = ".".join(str(p) for p in e["loc"])
+                raise ValueError(f"per_dataset.{ds}.{key}: {e['msg']}") from None
+        return self
+
+    def for_dataset(self, name: str):
+        """This section as it applies to data set `name`, without `per_dataset`."""
+        base = self.model_dump(exclude={"per_dataset"})
+        return type(self).model_validate(base | self.per_dataset.get(name, {}))
+
+
+class GanParams(_ModelSection):
     """Goodfellow et al. 2014, with DCGAN's Adam settings."""
 
     steps: int = Field(3000, ge=1)  # generator updates
@@ -112,7 +142,7 @@ class GanParams(_Section):
     g_loss: Literal["nonsaturating", "minimax"] = "nonsaturating"
 
 
-class WganParams(_Section):
+class WganParams(_ModelSection):
     """Arjovsky, Chintala & Bottou 2017, Algorithm 1 defaults. The clip bound is top-level `clip`."""
 
     steps: int = Field(3000, ge=1)  # generator updates
@@ -130,7 +160,16 @@ class WganParams(_Section):
     warmup: int = Field(0, ge=0)  # 100 critic steps for the first `warmup` G steps (as the reference code's first 25)
 
 
-class AvbParams(_Section):
+class WganGpParams(WganParams):
+    """WGAN-GP (Gulrajani et al. 2017, Algorithm 1 defaults): the same WGAN with a gradient penalty of
+    weight lambda = 10 on real-fake interpolates, Adam(1e-4, beta1 0.5, beta2 0.9), n_critic 5."""
+
+    lr: float = Field(1e-4, gt=0)
+    optimizer: Literal["rmsprop", "adam"] = "adam"
+    constraint: Literal["clip", "gp", "sn"] = "gp"
+
+
+class AvbParams(_ModelSection):
     """Mescheder, Nowozin & Geiger 2017."""
 
     steps: int = Field(3000, ge=1)  # encoder/decoder updates
@@ -142,7 +181,7 @@ class AvbParams(_Section):
     min_std: float = Field(0.01, gt=0)  # floor of the Gaussian decoder's std
 
 
-class VaeParams(_Section):
+class VaeParams(_ModelSection):
     """Kingma & Welling 2014; same encoder/decoder widths as AVB."""
 
     steps: int = Field(3000, ge=1)
@@ -432,6 +471,9 @@ class _KeyProblems(ValueError):
 class Params(_Section):
     seed: int = 0  # 0..2**32 - 1 (SEED_MAX)
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # torch.use_deterministic_algorithms(True); on CUDA also cuDNN deterministic, no benchmark, and
+    # CUBLAS_WORKSPACE_CONFIG=:4096:8: same params and device, same weights
+    deterministic: bool = True
     clip: float = Field(0.01, gt=0)  # WGAN weight clipping bound c, top-level for `dvc exp run -S clip=...`
     datasets: list[DatasetName] = ["ring8", "digits"]
     data: DataParams = DataParams()
@@ -439,6 +481,7 @@ class Params(_Section):
     train: TrainParams = TrainParams()
     gan: GanParams = GanParams()
     wgan: WganParams = WganParams()
+    wgan_gp: WganGpParams = WganGpParams()
     avb: AvbParams = AvbParams()
     vae: VaeParams = VaeParams()
     eval: EvalParams = EvalParams()

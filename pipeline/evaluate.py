@@ -22,7 +22,7 @@ from .models import Step
 from .real_stats import RealStats
 from .records import EstimateVsW1, EvalRecord, TrainRecord
 from .registry import MODELS
-from .scores import metric_space, sample_scores, subset
+from .scores import metric_space, n_generated, sample_scores, subset
 
 PREVIEW = {"points": 2500, "images": 64}  # scatter points / grid cells in the figures
 
@@ -135,16 +135,17 @@ def evaluate_model(ckpt: dict, train: TrainRecord, prepared: Prepared, stats: Re
                         message=train.message, train_steps=train.steps, estimate_vs_w1=EstimateVsW1("", None, None, 0, 0),
                         device=str(device), versions=versions(), seconds=0.0)
     preview = np.zeros((0, *meta.shape), np.float32)
+    n = n_generated(p, meta)
     if record.ok:
-        fake = generate(step, max(p.n_samples, p.sliced_samples), seed)
+        fake = generate(step, max(n, p.sliced_samples), seed)
         if not torch.isfinite(fake).all():
             record.status, record.message = "diverged", "generated samples are not finite"
     if record.ok:
         net, inception = _inception_net(stats, p, device)
         stats.inception = inception
         ref = stats.reference(test, device, net)
-        record.scores, record.how = sample_scores(fake[: p.n_samples], fake[: p.sliced_samples], ref, meta, p, seed)
-        preview = preview_of(fake[: p.n_samples], meta)
+        record.scores, record.how = sample_scores(fake[:n], fake[: p.sliced_samples], ref, meta, p, seed)
+        preview = preview_of(fake[:n], meta)
         if MODELS[train.model].latent:
             x = test[subset(len(test), p.loglik.max_points, seed + 3)].to(device)
             record.likelihood = likelihood(step, x, p.loglik, seed)

@@ -10,17 +10,56 @@ from typing import Any
 
 
 def _atomic(path: Path, write) -> None:
+    """Write through `.<name>.*.tmp` beside `path`, then rename. The file is fsynced before the rename
+    and the folder after it, so that after a power cut or `kill -9` the path holds the old bytes or
+    the new ones, never a renamed but empty file (ext4/xfs may reorder data and rename otherwise)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
+            f.flush()
+            os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are ordinary files
         os.replace(tmp, path)  # atomic on POSIX: readers see the old file or the new one
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename or unlink in `folder` durable (POSIX; Windows cannot open a folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse fsync on a folder
+        pass
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Delete the temp files a killed writer of `path` left behind (`.<name>.*.tmp`, see `_atomic`).
+
+    Only `path`'s own: another process may be writing its neighbours right now."""
+    path = Path(path)
+    stale = sorted(path.parent.glob(f".{path.name}.*.tmp")) if path.parent.is_dir() else []
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
+
+
+def remove(path: Path) -> None:
+    """Delete `path` if present, durably (the folder is fsynced)."""
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    if path.parent.is_dir():
+        _fsync_dir(path.parent)
 
 
 def write_bytes(path: Path, data: bytes) -> None:

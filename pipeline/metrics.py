@@ -134,6 +134,19 @@ def mode_coverage(x: np.ndarray, centers: np.ndarray, std: float, n_std: float =
     )
 
 
+def mode_kl(counts: list[int]) -> float:
+    """KL(p_gen || uniform) in nats between the generated mode histogram and the true one (all modes
+    equally likely): PacGAN's "reverse KL" (Lin et al. 2018, section 5.1, Table 2), sum_k p_k log(K p_k)
+    over the high-quality samples' modes, 0 log 0 = 0. 0 for a perfect balance; log K when every
+    high-quality sample sits on one mode; undefined (NaN) with no high-quality sample at all.
+    """
+    c = np.asarray(counts, np.float64)
+    if c.sum() == 0:
+        return math.nan
+    p = c[c > 0] / c.sum()
+    return float((p * np.log(len(c) * p)).sum())
+
+
 # --- importance-sampled log-likelihood -------------------------------------------
 
 

@@ -9,7 +9,7 @@ them (the split Mimicry's `train_step` makes).
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 from torch import Tensor, nn
@@ -72,7 +72,29 @@ class Step(nn.Module):
         return torch.randn(n, self.net_params.z_dim, device=dev)
 
 
-class GAN(Step):
+class Adversarial(Step):
+    """A generator G and a scorer D (discriminator or critic): GAN and WGAN differ in D's update
+    and in `g_loss_fn`, the generator's loss on D's scores of its samples."""
+
+    G: nn.Module
+    D: nn.Module
+    opt_g: torch.optim.Optimizer
+    g_loss_fn: Callable[[Tensor], Tensor]
+
+    def outer(self, x: Tensor) -> Logs:
+        self.D.requires_grad_(False)  # G's step needs dL/dx through D, not D's weight gradients
+        loss = self.g_loss_fn(self.D(self.G(self._z(self.batch_size, x.device))))
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        self.D.requires_grad_(True)
+        return {"g_loss": loss.detach()}
+
+    def generator(self) -> nn.Module:
+        return self.G
+
+
+class GAN(Adversarial):
     """Goodfellow et al. 2014: D maximises V(D, G); G minimises log(1 - D(G(z))) or -log D(G(z))."""
 
     def __init__(self, net: NetParams, meta: DataMeta, p: GanParams):
@@ -103,17 +125,6 @@ class GAN(Step):
         self.opt_d.step()
         return {"d_loss": loss.detach(), "js_estimate": losses.js_from_discriminator_loss(loss.detach())}
 
-    def outer(self, x: Tensor) -> Logs:
-        self.D.requires_grad_(False)  # G's step needs dL/dx through D, not D's weight gradients
-        loss = self.g_loss_fn(self.D(self.G(self._z(self.batch_size, x.device))))
-        self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_g.step()
-        self.D.requires_grad_(True)
-        return {"g_loss": loss.detach()}
-
-    def generator(self) -> nn.Module:
-        return self.G
 
 
 def make_optimizer(params, p: WganParams) -> torch.optim.Optimizer:
@@ -141,7 +152,7 @@ def spectral_normalise_(module: nn.Module) -> nn.Module:
 
 
 def critic_step(D: nn.Module, opt: torch.optim.Optimizer, real: Tensor, fake: Tensor, p: WganParams,
-                clip: float, params: Optional[list[Tensor]] = None) -> tuple[Tensor, Tensor]:
+                clip: Optional[float], params: Optional[list[Tensor]] = None) -> tuple[Tensor, Tensor]:
     """One critic update under `p.constraint`; returns (loss, W estimate E f(real) - E f(fake)), detached.
 
     loss = E f(fake) - E f(real)  (Algorithm 1, line 5), + gp_weight * gradient penalty for `gp`
@@ -159,16 +170,19 @@ def critic_step(D: nn.Module, opt: torch.optim.Optimizer, real: Tensor, fake: Te
     return loss.detach(), -w_loss.detach()
 
 
-class WGAN(Step):
+class WGAN(Adversarial):
     """Arjovsky, Chintala & Bottou 2017, Algorithm 1, the critic kept Lipschitz by `p.constraint`:
     weight clipping to [-clip, clip] after every critic step (the paper's), a gradient penalty
     (Gulrajani et al. 2017) or spectral normalisation (Miyato et al. 2018)."""
 
-    def __init__(self, net: NetParams, meta: DataMeta, p: WganParams, clip: float):
+    def __init__(self, net: NetParams, meta: DataMeta, p: WganParams, clip: Optional[float] = None):
         super().__init__(net, meta)
+        if p.constraint == "clip" and clip is None:
+            raise ValueError("a weight-clipped WGAN needs its bound `clip`")
         self.p, self.clip, self.batch_size = p, clip, p.batch_size
         self.G = Generator(net, self.shape, self.images)
         self.D = Scorer(net, self.shape)
+        self.g_loss_fn = losses.wgan_generator_loss
         if p.constraint == "sn":
             spectral_normalise_(self.D)  # before the (lazy) optimiser first sees the parameters
         self._critic_params = list(self.D.parameters())
@@ -194,17 +208,6 @@ class WGAN(Step):
         loss, w = critic_step(self.D, self.opt_d, x, fake, self.p, self.clip, self._critic_params)
         return {"critic_loss": loss, "w_estimate": w}
 
-    def outer(self, x: Tensor) -> Logs:
-        self.D.requires_grad_(False)
-        loss = losses.wgan_generator_loss(self.D(self.G(self._z(self.batch_size, x.device))))
-        self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_g.step()
-        self.D.requires_grad_(True)
-        return {"g_loss": loss.detach()}
-
-    def generator(self) -> nn.Module:
-        return self.G
 
 
 class LatentModel(Step):
@@ -215,7 +218,22 @@ class LatentModel(Step):
         self.decoder = GaussianDecoder(net, self.shape, self.images, min_std)
 
     def generator(self) -> nn.Module:
-        return self.decoder.mean
+        return self.decoder  # the mean net and the std: snapshots must sample like the final model
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
+        """n draws from the model, z ~ p(z) then x ~ p(x|z) = N(G(z), diag sigma^2): what a
+        generated sample of a latent model is. The decoder means alone are smoother than any
+        draw, and would flatter the model's W1 and FID."""
+        dev = next(self.decoder.parameters()).device
+        where = generator.device if generator else dev
+        z = torch.randn(n, self.net_params.z_dim, generator=generator, device=where).to(dev)
+        was_training = self.decoder.training
+        self.decoder.eval()
+        mean, log_std = self.decoder(z)
+        self.decoder.train(was_training)
+        eps = torch.randn(mean.shape, generator=generator, device=where).to(dev)
+        return mean + log_std.exp() * eps
 
     def posterior_samples(self, x: Tensor, k: int) -> Tensor:
         """k draws z ~ q(z|x) for each x: shape (k, B, z_dim)."""
@@ -344,18 +362,23 @@ def build(model: str, params: Params, meta: DataMeta) -> Step:
     if params.net.arch == "dcgan" and tuple(meta.shape) != (1, 28, 28):
         raise ParamsError(f"params.yaml: net.arch = 'dcgan' needs 28x28 images; {meta.name} has shape {meta.shape}")
     spec = MODELS[model]
-    step = globals()[spec.step](params.net, meta, getattr(params, spec.section),
+    step = globals()[spec.step](params.net, meta, section(model, params, meta.name),
                                 **{k: getattr(params, k) for k in spec.top_level})
     step.name = spec.name
     return step
 
 
-def steps_of(model: str, params: Params) -> int:
-    return getattr(params, MODELS[model].section).steps
+def section(model: str, params: Params, dataset: str):
+    """The model's params section as it applies to `dataset` (its `per_dataset` keys applied)."""
+    return getattr(params, MODELS[model].section).for_dataset(dataset)
 
 
-def model_config(model: str, params: Params) -> dict:
-    """The params that determine a model's nets (enough to rebuild it for evaluation)."""
+def steps_of(model: str, params: Params, dataset: str) -> int:
+    return section(model, params, dataset).steps
+
+
+def model_config(model: str, params: Params, dataset: str) -> dict:
+    """The params that determine a model's nets on `dataset` (enough to rebuild it for evaluation)."""
     spec = MODELS[model]
-    return {"net": params.net.model_dump(), spec.section: getattr(params, spec.section).model_dump()} | {
+    return {"net": params.net.model_dump(), spec.section: section(model, params, dataset).model_dump()} | {
         k: getattr(params, k) for k in spec.top_level}

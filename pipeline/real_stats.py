@@ -9,6 +9,7 @@ a perfect generator scores with these sample sizes.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Optional
 
@@ -19,9 +20,9 @@ from torch import Tensor
 from . import features as feat
 from . import metrics
 from .config import ClassifierParams, EvalParams, InceptionParams
-from .data import Prepared, to_model_space, to_unit_interval
+from .data import DataMeta, Prepared, to_model_space, to_unit_interval
 from .records import InceptionInfo, RealRecord
-from .scores import Reference, sample_scores, subset
+from .scores import Reference, n_generated, sample_scores, subset
 
 
 @dataclass
@@ -96,6 +97,26 @@ def _inception_stats(images01: Tensor, p: InceptionParams, device) -> tuple[Ince
     return info, {"inception_mu": torch.from_numpy(mu), "inception_sigma": torch.from_numpy(sigma), "net": net}
 
 
+def baseline_samples(meta: DataMeta, n: int, seed: int) -> dict[str, Tensor]:
+    """Generators that know the data's support but not its modes, to read a 2-D score against.
+
+    Modes on a circle (ring8): uniform on that circle, which covers every mode and puts about
+    2 * n_std * std * K / (2 pi r) of its samples near one (38% on the default ring8) without
+    learning anything. Other mixtures (grid25): uniform on the modes' bounding box.
+    """
+    if meta.kind != "points":
+        return {}
+    g = torch.Generator().manual_seed(seed)
+    c = torch.tensor(meta.centers, dtype=torch.float64)
+    r = c.norm(dim=1)
+    if torch.allclose(r, r[0].expand_as(r)):
+        angle = 2 * math.pi * torch.rand(n, generator=g, dtype=torch.float64)
+        return {"uniform on the circle": (r[0] * torch.stack([angle.cos(), angle.sin()], 1)).float()}
+    lo, hi = c.min(0).values, c.max(0).values
+    return {"uniform on the modes' bounding box": (lo + (hi - lo) * torch.rand(n, 2, generator=g,
+                                                                              dtype=torch.float64)).float()}
+
+
 def real_statistics(prepared: Prepared, p: EvalParams, seed: int, device: torch.device) -> tuple[RealStats, RealRecord]:
     """The held-out split's statistics, and the floor measured with the models' sample sizes."""
     meta = prepared.meta
@@ -111,8 +132,12 @@ def real_statistics(prepared: Prepared, p: EvalParams, seed: int, device: torch.
     stats = RealStats(meta.name, "classifier" if classifier else "coordinates", torch.from_numpy(mu),
                       torch.from_numpy(sigma), inception, classifier=classifier, **extra)
 
-    # The floor: real training samples where the generated ones go.
-    pick = subset(len(train), p.n_samples, seed)
-    floor, how = sample_scores(train[pick], train, stats.reference(test, device, net), meta, p, seed)
-    record = RealRecord(meta.name, meta.kind, len(train), len(test), len(pick), floor, how)
+    # The floor: real training samples where the generated ones go, as many as a model gets.
+    n = n_generated(p, meta)
+    pick = subset(len(train), n, seed)
+    ref = stats.reference(test, device, net)
+    floor, how = sample_scores(train[pick], train, ref, meta, p, seed)
+    baselines = {name: sample_scores(x[:n], x[: p.sliced_samples], ref, meta, p, seed)[0]
+                 for name, x in baseline_samples(meta, max(n, p.sliced_samples), seed).items()}
+    record = RealRecord(meta.name, meta.kind, len(train), len(test), len(pick), floor, how, baselines)
     return stats, record

@@ -114,11 +114,15 @@ class TrainRecord(Record):
     dataset: str
     seed: int
     status: str  # "ok" or "diverged"
-    steps: int  # generator steps completed with finite losses
-    inner_steps: int  # discriminator / critic / adversary steps
-    seconds: float
+    steps: int  # generator steps kept: all of them, or up to the last log row with finite losses and weights
+    inner_steps: int  # discriminator / critic / adversary steps of those
+    seconds: float  # training time, summed over a run resumed after a kill
     device: str
-    message: str = ""  # why it diverged, where
+    message: str = ""  # why it diverged, where: "diverged at generator step N: <loss> became nan"
+    # what was in force (None: a record from before these were kept)
+    threads: Optional[int] = None  # torch.get_num_threads()
+    deterministic: Optional[bool] = None  # torch.are_deterministic_algorithms_enabled()
+    torch: Optional[str] = None  # torch.__version__
 
     @property
     def ok(self) -> bool:
@@ -139,6 +143,7 @@ class SampleScores(Record):
     fid_inception: Optional[float] = None  # images; None when unavailable (InceptionInfo says why)
     modes_covered: Optional[int] = None  # 2-D mixtures
     high_quality_pct: Optional[float] = None  # 2-D mixtures: share within n_std of a mode
+    mode_kl: Optional[float] = None  # 2-D mixtures: KL(generated mode histogram || uniform), nats (PacGAN)
 
     def metrics(self) -> dict[str, float]:
         return {k: v for k, v in _plain(self).items() if v is not None}
@@ -254,6 +259,9 @@ class RealRecord(Record):
     n_train_used: int  # training samples standing in for generated ones in the floor
     floor: SampleScores
     how: Measurement
+    # reference generators measured like a model, e.g. "uniform on the circle" for ring8: what a
+    # score is worth when it is reached without learning the modes
+    baselines: dict[str, SampleScores] = dataclasses.field(default_factory=dict)
 
 
 def finite_or_none(v: Optional[float]) -> Optional[float]:

@@ -38,6 +38,8 @@ MODELS: dict[str, ModelSpec] = {
                   "tab:red"),
         ModelSpec("wgan", "WGAN", "WGAN", "wgan", "w_estimate", "critic's W1 estimate (K x W1)", False,
                   "tab:blue", top_level=("clip",)),
+        ModelSpec("wgan_gp", "WGAN-GP", "WGAN", "wgan_gp", "w_estimate",
+                  "critic's W1 estimate (gradient penalty: K ~ 1)", False, "tab:cyan"),
         ModelSpec("avb", "AVB", "AVB", "avb", "elbo", "ELBO estimate with the adversary T, nats", True, "tab:green",
                   elbo_kind="estimate"),
         ModelSpec("vae", "VAE", "VAE", "vae", "elbo", "ELBO (analytic KL), nats", True, "tab:purple",

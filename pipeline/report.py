@@ -75,7 +75,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 class Column:
     header: str
     cell: Callable[[ModelResult], str]  # for a model that did not diverge
-    floor: Callable[[RealRecord], str]  # for the real-data row
+    ref: Callable[[SampleScores, RealRecord], str]  # for the real-data floor and the baseline rows
     applies: Callable[[DatasetResults], bool] = lambda d: True
 
 
@@ -106,20 +106,19 @@ def columns(notes: list[str]) -> list[Column]:
     images = lambda d: d.kind == "images"  # noqa: E731
     points = lambda d: d.kind == "points"  # noqa: E731
     f = lambda key: (lambda r: fmt(getattr(r.scores, key)))  # noqa: E731
-    g = lambda key: (lambda real: fmt(getattr(real.floor, key)))  # noqa: E731
-    total = lambda real: real.how.modes.modes_total  # noqa: E731
+    g = lambda key: (lambda sc, real: fmt(getattr(sc, key)))  # noqa: E731
     return [
         Column("Inception FID", lambda r: _inception_cell(r, notes),
-               lambda real: fmt(real.floor.fid_inception) if real.floor.fid_inception is not None else "unavailable",
-               images),
+               lambda sc, real: fmt(sc.fid_inception) if sc.fid_inception is not None else "unavailable", images),
         Column("domain FID", f("fid_domain"), g("fid_domain")),
         Column("W1", f("w1"), g("w1")),
         Column("sliced W1", f("w1_sliced"), g("w1_sliced")),
         Column("modes", lambda r: f"{r.scores.modes_covered}/{r.eval.how.modes.modes_total}",
-               lambda real: f"{real.floor.modes_covered}/{total(real)}", points),
+               lambda sc, real: f"{sc.modes_covered}/{real.how.modes.modes_total}", points),
         Column("high quality %", f("high_quality_pct"), g("high_quality_pct"), points),
-        Column("ELBO", _elbo_cell, lambda real: DASH),
-        Column("log-lik (IS) ± SE", _loglik_cell, lambda real: DASH),
+        Column("mode KL", f("mode_kl"), g("mode_kl"), points),
+        Column("ELBO", _elbo_cell, lambda sc, real: DASH),
+        Column("log-lik (IS) ± SE", _loglik_cell, lambda sc, real: DASH),
     ]
 
 
@@ -135,7 +134,8 @@ def comparison_table(d: DatasetResults) -> tuple[str, list[str]]:
             rows.append([r.name, *[c.cell(r) for c in cols], *train])
         else:
             rows.append([f"{r.name} (**diverged**)", *["diverged" for _ in cols], *train])
-    rows.append(["real data: training split vs held-out", *[c.floor(d.real) for c in cols], DASH, DASH])
+    rows.append(["real data: training split vs held-out", *[c.ref(d.real.floor, d.real) for c in cols], DASH, DASH])
+    rows += [[f"baseline: {name}", *[c.ref(sc, d.real) for c in cols], DASH, DASH] for name, sc in d.real.baselines.items()]
     return _table(header, rows), notes
 
 
@@ -194,8 +194,15 @@ def _modes(d: DatasetResults) -> list[str]:
     full = [r.name for r in ok if r.scores.modes_covered == total]
     verdict = (f"{', '.join(full)} cover{'s' if len(full) == 1 else ''} every mode" if full
                else "no model covers every mode")
-    return [f"Modes covered: {parts}; {verdict} (the real training split: {d.real.floor.modes_covered}/{total}, "
-            f"{fmt(d.real.floor.high_quality_pct)}%)."]
+    out = [f"Modes covered: {parts}; {verdict} (the real training split: {d.real.floor.modes_covered}/{total}, "
+           f"{fmt(d.real.floor.high_quality_pct)}%)."]
+    for name, b in d.real.baselines.items():
+        below = [r.name for r in ok if r.scores.high_quality_pct <= b.high_quality_pct]
+        out.append(f"A generator {name} covers {b.modes_covered}/{total} modes with {fmt(b.high_quality_pct)}% high "
+                   f"quality without learning any mode"
+                   + (f"; {', '.join(below)} {'is' if len(below) == 1 else 'are'} not above it in high-quality share."
+                      if below else "; every model is above it in high-quality share."))
+    return out
 
 
 def _estimates(d: DatasetResults) -> list[str]:

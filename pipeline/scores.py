@@ -56,6 +56,12 @@ def subset(n_total: int, n: int, seed: int) -> Tensor:
     return torch.randperm(n_total, generator=torch.Generator().manual_seed(seed))[:n]
 
 
+def n_generated(p: EvalParams, meta: DataMeta) -> int:
+    """Generated samples per model: `eval.n_samples`, but no more than the training split has, so the
+    real-data floor (training samples in their place) is measured with the same sample size."""
+    return min(p.n_samples, meta.n_train)
+
+
 def rounded(v: float, digits: int = 6) -> float:
     """Six significant digits: the metrics files stay readable and diff-stable."""
     return float(f"{v:.{digits}g}")
@@ -107,4 +113,6 @@ def sample_scores(fake: Tensor, pool: Tensor, ref: Reference, meta: DataMeta, p:
         cov, how.modes = _modes(x_fake, meta, p)
         scores.modes_covered = cov.modes_covered
         scores.high_quality_pct = rounded(round(100 * cov.high_quality_share, 2))
+        kl = metrics.mode_kl(cov.counts)
+        scores.mode_kl = None if not np.isfinite(kl) else rounded(kl)
     return scores, how

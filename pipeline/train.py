@@ -5,18 +5,31 @@
         step.outer(next real batch)                                      # G / encoder+decoder
 
 Losses stay tensors until a log row is due, so the loop never waits on
-`.item()` between steps (it matters on a GPU); at each log row every step
-since the last one is checked for NaN/inf, so a divergence is pinned to its
-exact step.
+`.item()` between steps (it matters on a GPU). At each log row every step
+since the last one is checked for NaN/inf, and so are the weights; a row that
+passes is a *good state* (a copy of the weights is kept), and a divergence
+rolls the step object back to the last good state: the weights, log rows and
+snapshots a diverged run returns all stop at that row, and the message names
+the first bad step.
+
+Resume after a kill: every `checkpoint_every` generator steps (at the first
+good log row on or after each multiple) `on_checkpoint` gets the whole state
+of the run (nets, optimisers, the batch sampler, torch's RNG, the log rows and
+snapshots so far); `fit(..., resume=that)` goes on from it and gives bitwise
+the result of an uninterrupted run on CPU (on CUDA with deterministic
+algorithms). Nothing else draws random numbers in the loop (no `random`, no
+numpy), so torch's generators are all the RNG state there is.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from functools import cached_property
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -26,16 +39,20 @@ from tqdm.auto import tqdm
 from .data import BatchSampler
 from .models import Step
 
+RESUME_FORMAT = 1  # bump when the resume state's layout changes (an old one is then not resumed)
+
 
 @dataclass
 class TrainResult:
     status: str  # "ok" or "diverged"
-    steps_done: int  # outer (generator) steps completed without a non-finite loss
-    inner_steps_done: int
-    seconds: float
-    message: str = ""
-    rows: list[dict] = field(default_factory=list)  # the per-step log
+    steps_done: int  # outer (generator) steps kept: all, or up to the last good log row
+    inner_steps_done: int  # inner steps of those
+    seconds: float  # summed over the runs of a resumed training
+    message: str = ""  # "diverged at generator step N: <loss> became nan"
+    rows: list[dict] = field(default_factory=list)  # the per-step log: step and the mean losses since the last row
+    columns: list[str] = field(default_factory=list)  # the log's columns, known even when no row was kept
     snapshots: list[dict] = field(default_factory=list)  # {"step": s, "state": generator state_dict}
+    resumed_from: Optional[int] = None  # the generator step a resume state started from
 
     @property
     def ok(self) -> bool:
@@ -54,30 +71,102 @@ def spaced_steps(total: int, n: int, log: bool = False, first: int = 1) -> list[
 
 class _LogRows:
     """Losses since the last log row, kept as tensors so the loop never waits on `.item()`; at each
-    row they are checked for NaN/inf (so a divergence is pinned to its exact step) and averaged."""
+    row they are checked for NaN/inf (so a divergence is pinned to its exact step) and averaged.
 
-    def __init__(self, name: str, t0: float):
-        self.name, self.t0 = name, t0
-        self.rows: list[dict] = []
+    No wall-clock column: the log of a run is then the same bytes on every rerun and after a resume."""
+
+    def __init__(self):
         self.pending: list[tuple[int, dict[str, Tensor]]] = []  # (generator step, its losses)
 
     def add(self, at: int, logs: dict[str, Tensor]) -> None:
         self.pending.append((at, logs))
 
-    def flush(self, upto: int) -> Optional[str]:
-        """Append one averaged row for the steps up to `upto`; an error line instead on NaN/inf."""
+    def flush(self, upto: int) -> tuple[dict, Optional[str]]:
+        """One averaged row for the steps up to `upto`, or an error line (and no row) on NaN/inf."""
         pending, self.pending = self.pending, []
-        if not pending:
-            return None
         stacked = {k: torch.stack([logs[k] for _, logs in pending]).float().cpu() for k in pending[0][1]}
         for k, vals in stacked.items():
             bad = (~torch.isfinite(vals)).nonzero()
             if len(bad):
-                at = pending[int(bad[0])][0]
-                return f"{self.name}: {k} became {vals[int(bad[0])].item()} at generator step {at}"
-        row = {"step": upto, "seconds": round(time.perf_counter() - self.t0, 4)}
-        self.rows.append(row | {k: float(v.mean()) for k, v in stacked.items()})
+                i = int(bad[0])
+                return {}, f"diverged at generator step {pending[i][0]}: {k} became {vals[i].item()}"
+        return {"step": upto} | {k: float(v.mean()) for k, v in stacked.items()}, None
+
+
+def _finite_copy(step: Step) -> Optional[dict[str, Tensor]]:
+    """A copy of the step's state_dict, or None when a weight or buffer is NaN/inf (one sync).
+
+    Finite losses up to step s do not make the weights after step s finite (an inf gradient at s)."""
+    state = {k: v.detach().clone() for k, v in step.state_dict().items()}
+    floats = [v for v in state.values() if v.is_floating_point()]
+    if floats and not bool(torch.stack([torch.isfinite(v).all() for v in floats]).all()):
         return None
+    return state
+
+
+def optimizers(step: Step) -> dict[str, torch.optim.Optimizer]:
+    """Every optimiser of `step` by attribute name, built now: they are lazy `cached_property`s,
+    and one that does not exist yet can neither be saved nor take a loaded state."""
+    names = sorted(n for n in dir(type(step)) if isinstance(getattr(type(step), n, None), cached_property))
+    return {n: o for n in names if isinstance(o := getattr(step, n), torch.optim.Optimizer)}
+
+
+def _rng_state(device: torch.device) -> dict:
+    return {"cpu": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None}
+
+
+def _set_rng_state(state: dict, device: torch.device) -> None:
+    torch.set_rng_state(state["cpu"])
+    if device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+# BatchSampler's position: the batch indices are drawn `chunk` batches at a time, so its generator's
+# state alone would restart the chunk; the drawn chunk and the position in it go along.
+def _sampler_state(sample: BatchSampler) -> dict:
+    return {"generator": sample.gen.get_state(), "idx": sample._idx, "pos": sample._pos}
+
+
+def _set_sampler_state(sample: BatchSampler, state: dict) -> None:
+    sample.gen.set_state(state["generator"])
+    sample._idx = None if state["idx"] is None else state["idx"].to(sample.data.device)
+    sample._pos = state["pos"]
+
+
+def _run_state(step: Step, sample: BatchSampler, done: int, inner_done: int, seconds: float, rows: list[dict],
+               snapshots: list[dict]) -> dict:
+    """Everything `fit(resume=...)` needs to go on as if never stopped; live tensors, plain types only."""
+    return {
+        "format": RESUME_FORMAT,
+        "done": done,  # generator steps of this fit call
+        "inner_done": inner_done,
+        "seconds": seconds,
+        "step": step.state_dict(),  # every net and buffer (spectral norm's u, v; BatchNorm's statistics)
+        "optimizers": {n: o.state_dict() for n, o in optimizers(step).items()},
+        "sampler": _sampler_state(sample),
+        "rng": _rng_state(sample.data.device),
+        "rows": rows,
+        "snapshots": snapshots,
+    }
+
+
+def pin_torch(threads: int, deterministic: bool) -> dict:
+    """Fix what changes a run's numbers besides params and seed; call before CUDA starts.
+
+    `threads`: CPU intra-op threads (reductions can split differently). `deterministic`:
+    torch.use_deterministic_algorithms (an op without a deterministic kernel then raises rather
+    than varying), cuDNN's deterministic kernels without autotuning, and cuBLAS's fixed workspace
+    (CUBLAS_WORKSPACE_CONFIG, read when cuBLAS starts; a value already set is kept).
+    Returns what is in force, for the record."""
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(deterministic)
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = False
+    return {"threads": torch.get_num_threads(), "deterministic": torch.are_deterministic_algorithms_enabled(),
+            "torch": torch.__version__}
 
 
 def _one_step(step: Step, sample: BatchSampler, it: int) -> tuple[dict[str, Tensor], int]:
@@ -100,45 +189,80 @@ def fit(
     start: int = 0,
     progress: bool = True,
     desc: Optional[str] = None,
+    checkpoint_every: int = 0,
+    on_checkpoint: Optional[Callable[[dict], None]] = None,
+    resume: Optional[dict] = None,
 ) -> TrainResult:
     """Train `step` for `steps` outer updates on `data` (already on the training device).
 
     `start`: generator steps the step object has already done (a run continued in chunks), so
     that its schedule, `inner_count`, goes on where it stopped; the log still counts from 1.
+    `on_checkpoint(state)`: called about every `checkpoint_every` generator steps (not after the
+    last) with the run's whole state; save it before returning (its tensors are live).
+    `resume`: such a state, from a run of the same step object, data and arguments.
+    On a divergence the step object is rolled back to the last good log row.
     """
     gen = torch.Generator(device=data.device).manual_seed(seed)
     torch.manual_seed(seed)
     sample = BatchSampler(data, step.batch_size, gen)
     snap_at = set(spaced_steps(steps, n_snapshots))
-    snapshots: list[dict] = []
     step.train()
-    bar = tqdm(total=steps, desc=desc or step.name, disable=not progress, mininterval=1.0, file=sys.stderr)
+    done, inner_done, rows, snapshots, seconds_before = 0, 0, [], [], 0.0
+    if resume is not None:
+        if resume["format"] != RESUME_FORMAT:
+            raise ValueError(f"resume state format {resume['format']}, expected {RESUME_FORMAT}")
+        step.load_state_dict(resume["step"])
+        for name, opt in optimizers(step).items():
+            opt.load_state_dict(resume["optimizers"][name])
+        _set_sampler_state(sample, resume["sampler"])
+        _set_rng_state(resume["rng"], data.device)
+        done, inner_done, seconds_before = resume["done"], resume["inner_done"], resume["seconds"]
+        rows, snapshots = list(resume["rows"]), list(resume["snapshots"])
+    good, good_at = _finite_copy(step), (done, inner_done)  # what a divergence rolls back to
+    bar = tqdm(total=steps, initial=done, desc=desc or step.name, disable=not progress, mininterval=1.0,
+               file=sys.stderr)
     t0 = time.perf_counter()
-    log, error, inner_done = _LogRows(step.name, t0), None, 0
-    for it in range(steps):
+    log, error, inner = _LogRows(), None, inner_done
+    columns = list(rows[0]) if rows else []
+    for it in range(done, steps):
         logs, n_inner = _one_step(step, sample, start + it)
-        inner_done += n_inner
+        columns = columns or ["step", *logs]
+        inner += n_inner
         log.add(it + 1, logs)
-        if (it + 1) % log_every == 0 or it + 1 == steps:
-            error = log.flush(it + 1)
-            if error:
-                break
-            bar.set_postfix({k: f"{v:.4g}" for k, v in log.rows[-1].items() if k not in ("step", "seconds")},
-                            refresh=False)
-        if it + 1 in snap_at:
+        if it + 1 in snap_at:  # dropped below if a later check fails
             snapshots.append({"step": it + 1, "state": copy.deepcopy(step.generator().state_dict())})
+        if (it + 1) % log_every and it + 1 != steps:
+            bar.update(1)
+            continue
+        row, error = log.flush(it + 1)
+        state = None if error else _finite_copy(step)
+        if error is None and state is None:
+            error = f"diverged at generator step {it + 1}: a weight became non-finite (the losses were finite)"
+        if error:
+            break
+        prev, (good, good_at) = good_at[0], (state, (it + 1, inner))
+        rows.append(row)
+        bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k != "step"}, refresh=False)
         bar.update(1)
+        # at a good row, so no unchecked losses are pending and the resumed run's good state is this one
+        due = checkpoint_every and (it + 1) // checkpoint_every > prev // checkpoint_every
+        if on_checkpoint and due and it + 1 < steps:
+            on_checkpoint(_run_state(step, sample, it + 1, inner, seconds_before + time.perf_counter() - t0,
+                                     rows, snapshots))
     bar.close()
-    # a divergence counts the generator steps whose losses were all finite up to the last good row
-    done = steps if error is None else (log.rows[-1]["step"] if log.rows else 0)
+    done, inner_done = good_at
+    if error is not None and good is not None:
+        step.load_state_dict(good)  # the last finite weights, not the NaN ones
     return TrainResult(
         status="ok" if error is None else "diverged",
         steps_done=done,
         inner_steps_done=inner_done,
-        seconds=time.perf_counter() - t0,
+        seconds=seconds_before + time.perf_counter() - t0,
         message=error or "",
-        rows=log.rows,
+        rows=rows,
+        columns=columns,
         snapshots=[s for s in snapshots if s["step"] <= done],  # later ones may hold NaN weights
+        resumed_from=None if resume is None else resume["done"],
     )
 
 

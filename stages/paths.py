@@ -5,6 +5,8 @@
     models/<ds>/<model>.pt         train        -> evaluate
     logs/<ds>/<model>.csv          train        -> evaluate, plot (DVC plots)
     metrics/train/<ds>/<model>.json   TrainRecord     train    -> evaluate, report
+    .resume/<ds>/<model>.pt        train        -> train after a kill (not a DVC output: DVC deletes those
+                                                   before it reruns a stage; git- and dvc-ignored)
     data/real_stats/<ds>/stats.pt  real_stats   -> evaluate
     metrics/real/<ds>.json         RealRecord   real_stats -> summary, report
     metrics/eval/<ds>/<model>.json EvalRecord   evaluate -> summary, plot, report
@@ -52,6 +54,11 @@ def log_path(dataset: str, model: str) -> Path:
 
 def train_record_path(dataset: str, model: str) -> Path:
     return METRICS / "train" / dataset / f"{model}.json"
+
+
+def resume_path(dataset: str, model: str) -> Path:
+    """The training state a killed `train` goes on from; deleted once the stage's outputs are written."""
+    return Path(".resume") / dataset / f"{model}.pt"
 
 
 def real_stats_path(dataset: str) -> Path:

@@ -37,7 +37,7 @@ def copy_repo(dst: Path) -> Path:
     """A fresh git + DVC repository holding the tracked sources of this one (no outputs)."""
     ignore = shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.egg-info", ".pytest_cache", "models",
                                     "prepared", "raw", "cache", "tmp", ".dvc_cache",
-                                    "real_stats", "samples",
+                                    "real_stats", "samples", ".resume", "sources",
                                     # committed results: the run under test must write its own
                                     "metrics", "logs", "reports")
     shutil.copytree(REPO, dst, ignore=ignore)

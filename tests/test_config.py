@@ -190,3 +190,16 @@ def test_cli_refuses_unknown_model_with_choices(tmp_path: Path, monkeypatch):
     result = CliRunner().invoke(app, ["train", "gann", "--dataset", "ring8"])
     assert result.exit_code == 2
     assert "gann" in result.output and "wgan" in result.output  # names the allowed values
+
+
+def test_per_dataset_keys_apply_to_that_data_set_only():
+    p = parse_params({"wgan_gp": {"gp_weight": 10.0, "per_dataset": {"ring8": {"gp_weight": 0.1, "steps": 50}}}})
+    assert p.wgan_gp.for_dataset("ring8").gp_weight == 0.1 and p.wgan_gp.for_dataset("ring8").steps == 50
+    assert p.wgan_gp.for_dataset("digits").gp_weight == 10.0
+    assert p.wgan_gp.for_dataset("ring8").per_dataset == {}  # resolved: what a checkpoint records
+    with pytest.raises(ParamsError, match=r"per_dataset.ring8.stepz: Extra inputs are not permitted"):
+        parse_params({"gan": {"per_dataset": {"ring8": {"stepz": 5}}}})
+    with pytest.raises(ParamsError, match=r"per_dataset.digits.lr: Input should be greater than 0"):
+        parse_params({"vae": {"per_dataset": {"digits": {"lr": -1}}}})
+    with pytest.raises(ParamsError, match=r"wgan.per_dataset.cifar"):
+        parse_params({"wgan": {"per_dataset": {"cifar": {}}}})

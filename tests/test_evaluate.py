@@ -4,6 +4,7 @@ and real statistics + one model's evaluation on tiny data."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -123,9 +124,15 @@ def test_weights_missing_gives_reason_and_where_to_put_them(empty_hub: Path, mon
     assert "download disabled" in feat.find_inception_weights(None, download=False).reason
 
 
+def _accept(monkeypatch, f: Path) -> None:
+    """Make `f` the published file: its own sha256 prefix stands in for pytorch-fid's."""
+    monkeypatch.setattr(feat, "FID_WEIGHTS_SHA256_PREFIX", hashlib.sha256(f.read_bytes()).hexdigest()[:8])
+
+
 def test_weights_from_params_env_or_cache(empty_hub: Path, tmp_path: Path, monkeypatch):
     f = tmp_path / "w.pth"
     f.write_bytes(b"x")
+    _accept(monkeypatch, f)
     assert feat.find_inception_weights(str(f), download=False).source == "params"
     missing = feat.find_inception_weights(str(tmp_path / "nope.pth"), download=False)
     assert missing.path is None and "is not a file" in missing.reason
@@ -136,6 +143,49 @@ def test_weights_from_params_env_or_cache(empty_hub: Path, tmp_path: Path, monke
     cached.parent.mkdir(parents=True)
     cached.write_bytes(b"x")
     assert feat.find_inception_weights(None, download=False).source == "cache"
+
+
+def test_weights_with_another_hash_are_refused_wherever_found(empty_hub: Path, tmp_path: Path, monkeypatch):
+    f = tmp_path / "w.pth"
+    f.write_bytes(b"not the weights")
+    got = hashlib.sha256(b"not the weights").hexdigest()[:8]
+    assert got != feat.FID_WEIGHTS_SHA256_PREFIX == "6726825d"  # the digits in pytorch-fid's file name
+    cached = empty_hub / "checkpoints" / feat.FID_WEIGHTS_NAME
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"not the weights")
+    for source, configured, env in (("params", str(f), None), ("env", None, str(f)), ("cache", None, None)):
+        if env:
+            monkeypatch.setenv(feat.WEIGHTS_ENV, env)
+        found = feat.find_inception_weights(configured, download=True)  # a refused file is not replaced
+        monkeypatch.delenv(feat.WEIGHTS_ENV, raising=False)
+        path = cached if source == "cache" else f
+        assert found.path is None and found.source == source
+        assert f"{path} has sha256 {got}..., not 6726825d... as published for {feat.FID_WEIGHTS_NAME}" in found.reason
+        assert "\n" not in found.reason
+    assert cached.read_bytes() == b"not the weights"  # refused, not deleted: it may be someone's file
+    # the same file is accepted once its prefix is the published one: the check is by content only
+    _accept(monkeypatch, f)
+    assert feat.find_inception_weights(str(f), download=False).path == f
+
+
+def test_download_is_checked_against_the_published_hash(empty_hub: Path, monkeypatch):
+    calls = []
+
+    def fake_download(url, dst, hash_prefix=None, progress=True):  # torch's check, without the network
+        calls.append(hash_prefix)
+        content = b"downloaded"
+        if hashlib.sha256(content).hexdigest()[:len(hash_prefix)] != hash_prefix:
+            raise RuntimeError(f'invalid hash value (expected "{hash_prefix}", got "...")')
+        Path(dst).write_bytes(content)
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", fake_download)
+    found = feat.find_inception_weights(None, download=True)
+    assert calls == ["6726825d"]
+    assert found.path is None and "download failed" in found.reason and 'expected "6726825d"' in found.reason
+    assert not (empty_hub / "checkpoints" / feat.FID_WEIGHTS_NAME).exists()  # nothing kept
+    monkeypatch.setattr(feat, "FID_WEIGHTS_SHA256_PREFIX", hashlib.sha256(b"downloaded").hexdigest()[:8])
+    found = feat.find_inception_weights(None, download=True)
+    assert found.source == "download" and found.path.read_bytes() == b"downloaded"
 
 
 # --- params ----------------------------------------------------------------------
@@ -170,7 +220,7 @@ def _trained(model: str, prepared, steps: int = 20) -> tuple[dict, TrainRecord, 
               progress=False)
     train = TrainRecord(model, prepared.meta.name, 0, res.status, res.steps_done, res.inner_steps_done, res.seconds,
                         "cpu", res.message)
-    return checkpoint(step, res, model_config(model, params)), train, res.rows
+    return checkpoint(step, res, model_config(model, params, prepared.meta.name)), train, res.rows
 
 
 def _evaluate(ring_or_data, model: str, steps: int = 20, status: str = "ok"):
@@ -232,3 +282,28 @@ def test_images_without_inception_weights_say_why():
     assert res.record.scores.fid_inception is None  # never a substitute number
     assert "disabled" in res.record.how.inception.reason
     assert res.record.scores.fid_domain > 0 and res.preview.shape == (64, 1, 8, 8)
+
+
+def test_uniform_circle_baseline_covers_every_mode_without_learning_them(ring):
+    data, p, (stats, real) = ring
+    (name, base), = real.baselines.items()
+    assert name == "uniform on the circle"
+    # 3 std = 0.15 of arc on each side of 8 modes on the unit circle: 8 * 0.3 / (2 pi) = 38% of the samples
+    assert base.modes_covered == 8 and base.high_quality_pct == pytest.approx(38.2, abs=4)
+    assert base.w1 > real.floor.w1 and base.mode_kl < 0.05
+
+
+def test_latent_model_samples_are_draws_not_decoder_means():
+    from pipeline.config import Params
+    from pipeline.data import DataMeta
+
+    meta = DataMeta("ring8", "points", (2,), 10, 10)
+    vae = build("vae", Params.model_validate({"net": {"z_dim": 2, "g_hidden": [8], "d_hidden": [8]}}), meta)
+    with torch.no_grad():
+        vae.decoder.raw_log_std.fill_(math.log(0.5))
+    g = torch.Generator().manual_seed(0)
+    x = vae.sample(20000, g)
+    z = torch.randn(20000, 2, generator=torch.Generator().manual_seed(0))
+    mean, log_std = vae.decoder(z)
+    # same z stream, then Gaussian noise of the decoder's std on top of the means
+    torch.testing.assert_close((x - mean).std(0), log_std.exp().expand(2), rtol=0.03, atol=0)

@@ -117,3 +117,12 @@ def test_correlation():
     assert metrics.correlation(a, -a ** 3).spearman == pytest.approx(-1.0)
     assert metrics.correlation([1.0, 2.0], [1.0, 2.0]).pearson is None  # too few pairs
     assert metrics.correlation(a, np.ones(10)).pearson is None  # constant series
+
+
+def test_mode_kl_known_answers():
+    from pipeline.metrics import mode_kl
+
+    assert mode_kl([10] * 8) == pytest.approx(0.0)  # perfectly balanced: the uniform histogram itself
+    assert mode_kl([50, 0, 0, 0, 0, 0, 0, 0]) == pytest.approx(math.log(8))  # one mode: log K
+    assert mode_kl([1, 1, 0, 0]) == pytest.approx(math.log(2))  # half the modes, evenly: log(K / 2)
+    assert math.isnan(mode_kl([0, 0, 0]))  # no high-quality sample: undefined, not 0

@@ -39,7 +39,7 @@ def test_every_model_trains_and_round_trips(model, meta, tmp_path: Path):
     assert [s["step"] for s in res.snapshots] == [3, 6]
     # checkpoint: plain data, loadable with weights_only=True, rebuilds the same sampler
     path = tmp_path / "m.pt"
-    io.save_torch(path, checkpoint(step, res, model_config(model, params)))
+    io.save_torch(path, checkpoint(step, res, model_config(model, params, meta.name)))
     again = restore(io.load_torch(path))
     g = lambda: torch.Generator().manual_seed(1)
     torch.testing.assert_close(again.sample(5, g()), step.eval().sample(5, g()))
@@ -179,7 +179,7 @@ def test_divergence_stops_with_the_exact_step():
     step.outer = outer
     res = fit(step, torch.randn(64, 2), 50, log_every=5, n_snapshots=10, progress=False)
     assert res.status == "diverged"
-    assert res.message == "gan: g_loss became nan at generator step 13"
+    assert res.message == "diverged at generator step 13: g_loss became nan"
     assert res.steps_done == 10  # the last step whose losses were all finite and logged
     assert all(s["step"] <= 10 for s in res.snapshots)
     assert calls["n"] == 15  # stopped at the log row that saw it, not at the end

@@ -51,23 +51,27 @@ def _ring(**over) -> DatasetResults:
     models = over.get("models") or [
         _model("gan", 1.2, 1.7, modes=2, corr=0.1),
         _model("wgan", 0.3, 0.01, modes=8, corr=0.9),
+        _model("wgan_gp", 0.35, 0.02, modes=8, corr=0.8),
         _model("avb", 0.7, 0.4, modes=5, loglik=(0.6, -4.0, 0.05)),
         _model("vae", 0.8, 0.6, modes=0, loglik=(-2.2, -2.1, 0.01)),
     ]
     real = RealRecord("ring8", "points", 10000, 2000, 2500,
-                      SampleScores(0.05, 0.02, 0.002, modes_covered=8, high_quality_pct=98.8), _how())
+                      SampleScores(0.05, 0.02, 0.002, modes_covered=8, high_quality_pct=98.8, mode_kl=0.001), _how(),
+                      {"uniform on the circle": SampleScores(0.4, 0.3, 0.1, modes_covered=8, high_quality_pct=38.0)})
     return DatasetResults("ring8", "points", models, real, ["../figures/ring8/samples.png"])
 
 
 def test_table_has_a_row_per_model_and_the_floor():
     table, notes = comparison_table(_ring())
     lines = table.splitlines()
-    assert lines[0].startswith("| model | domain FID | W1 | sliced W1 | modes | high quality % | ELBO")
+    assert lines[0].startswith("| model | domain FID | W1 | sliced W1 | modes | high quality % | mode KL | ELBO")
     assert "Inception FID" not in lines[0]  # points: not applicable, so no column
-    assert len(lines) == 2 + 4 + 1
+    assert len(lines) == 2 + 5 + 1 + 1  # models, the floor, the uniform-circle baseline
     assert lines[3].startswith("| wgan | 0.01 | 0.3 | 0.15 | 8/8 |")
-    assert "| -4 ± 0.05 |" in lines[4]  # avb's log-likelihood with its standard error
-    assert lines[-1].startswith("| real data: training split vs held-out | 0.002 | 0.05 | 0.02 | 8/8 |")
+    assert "| -4 ± 0.05 |" in lines[5]  # avb's log-likelihood with its standard error
+    assert "| 0.6 (estimate) |" in lines[5] and "| -2.2 (bound) |" in lines[6]
+    assert lines[-2].startswith("| real data: training split vs held-out | 0.002 | 0.05 | 0.02 | 8/8 |")
+    assert lines[-1].startswith("| baseline: uniform on the circle | 0.1 | 0.4 | 0.3 | 8/8 | 38 |")
     assert notes == []
 
 
@@ -75,7 +79,9 @@ def test_reading_follows_the_numbers():
     text = "\n".join(reading(_ring()))
     assert "Lowest W1: wgan (0.3); highest: gan (1.2)" in text
     assert "wgan is at 6x the floor" in text
-    assert "wgan covers every mode" in text
+    assert "wgan, wgan_gp cover every mode" in text
+    assert "A generator uniform on the circle covers 8/8 modes with 38% high quality without learning any mode; " \
+           "every model is above it in high-quality share" in text
     assert "wgan's critic's W1 estimate (K x W1) and the exact W1 over 10 snapshots track each other closely" in text
     assert "JS estimate (L(D) + log 4) / 2, nats and the exact W1 over 10 snapshots are barely correlated" in text
     assert "vae is higher than avb by 1.9 nats" in text and "not a verdict" in text

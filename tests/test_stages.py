@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -12,6 +18,9 @@ from typer.testing import CliRunner
 
 from pipeline import io
 from stages.__main__ import app
+from stages.paths import resume_path
+
+from .conftest import venv_env
 
 TINY = {
     "data": {"toy_train": 256, "toy_test": 128},
@@ -22,13 +31,51 @@ TINY = {
 }
 
 
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch) -> Path:
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(TINY))
-    monkeypatch.chdir(tmp_path)
+@pytest.fixture(autouse=True)
+def _torch_settings_restored():
+    """The train stage pins torch's threads and deterministic mode for its process: not for the next test."""
+    threads, det = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    yield
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(det)
+
+
+def make_workdir(folder: Path, monkeypatch, params: dict = TINY) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(folder)
     res = CliRunner().invoke(app, ["prepare", "--dataset", "ring8"])
     assert res.exit_code == 0, res.output
-    return tmp_path
+    return folder
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch) -> Path:
+    return make_workdir(tmp_path, monkeypatch)
+
+
+def set_params(folder: Path, **sections) -> None:
+    raw = yaml.safe_load((folder / "params.yaml").read_text())
+    for k, v in sections.items():
+        raw[k] = raw.get(k, {}) | v if isinstance(v, dict) else v
+    (folder / "params.yaml").write_text(yaml.safe_dump(raw))
+
+
+def outputs(folder: Path, model: str = "wgan") -> tuple[dict, str, dict]:
+    """(checkpoint, log CSV text, TrainRecord without its wall-clock seconds)."""
+    record = json.loads((folder / f"metrics/train/ring8/{model}.json").read_text())
+    record.pop("seconds")
+    return io.load_torch(folder / f"models/ring8/{model}.pt"), (folder / f"logs/ring8/{model}.csv").read_text(), record
+
+
+def assert_same_outputs(a: Path, b: Path, model: str = "wgan") -> None:
+    (ca, la, ra), (cb, lb, rb) = outputs(a, model), outputs(b, model)
+    assert ra == rb and la == lb
+    assert ca.keys() == cb.keys() and ca["state"].keys() == cb["state"].keys()
+    assert all(torch.equal(ca["state"][k], cb["state"][k]) for k in ca["state"])
+    assert [s["step"] for s in ca["snapshots"]] == [s["step"] for s in cb["snapshots"]]
+    assert all(torch.equal(x["state"][k], y["state"][k]) for x, y in zip(ca["snapshots"], cb["snapshots"])
+               for k in x["state"])
 
 
 def train(*args: str):
@@ -42,7 +89,7 @@ def test_train_writes_checkpoint_log_and_status(workdir: Path):
     status = json.loads((workdir / "metrics/train/ring8/wgan.json").read_text())
     assert status["status"] == "ok" and status["steps"] == 6 and status["inner_steps"] == 12
     log = (workdir / "logs/ring8/wgan.csv").read_text().splitlines()
-    assert log[0] == "step,seconds,critic_loss,w_estimate,g_loss" and len(log) == 3
+    assert log[0] == "step,critic_loss,w_estimate,g_loss" and len(log) == 3  # no wall clock: same bytes each run
     ckpt = io.load_torch(workdir / "models/ring8/wgan.pt")  # weights_only=True
     assert ckpt["model"] == "wgan" and ckpt["config"]["clip"] == 0.01
     assert [s["step"] for s in ckpt["snapshots"]] == [3, 6]
@@ -59,11 +106,71 @@ def test_same_seed_same_weights(workdir: Path):
 
 
 def test_divergence_is_recorded_not_hidden(workdir: Path):
-    raw = yaml.safe_load((workdir / "params.yaml").read_text())
-    raw["vae"] = {"steps": 50, "lr": 1e30}  # blows up within a few steps
-    (workdir / "params.yaml").write_text(yaml.safe_dump(raw))
+    set_params(workdir, vae={"steps": 50, "lr": 1e30})  # blows up at the second step
     res = train("vae", "--dataset", "ring8")
-    assert "recorded as diverged" in res.output and "at generator step" in res.output
+    assert "recorded as diverged" in res.output and "diverged at generator step 2: " in res.output
     status = json.loads((workdir / "metrics/train/ring8/vae.json").read_text())
-    assert status["status"] == "diverged" and status["steps"] < 50
-    assert "became" in status["message"]
+    assert status["status"] == "diverged" and status["steps"] == 0 and status["inner_steps"] == 0
+    assert status["message"].startswith("diverged at generator step 2: ") and " became " in status["message"]
+    # the log has its header and no rows, and pandas reads it (evaluate, plot)
+    log = pd.read_csv(workdir / "logs/ring8/vae.csv")
+    assert list(log.columns) == ["step", "elbo", "kl", "recon_nll"] and len(log) == 0
+    # the weights kept are the last finite ones: here the initial ones, as a 1-step run starts from
+    kept = io.load_torch(workdir / "models/ring8/vae.pt")
+    assert all(torch.isfinite(v).all() for v in kept["state"].values()) and kept["snapshots"] == []
+    set_params(workdir, vae={"steps": 50, "lr": 1e-30})  # the same init, a step that changes nothing
+    train("vae", "--dataset", "ring8")
+    init = io.load_torch(workdir / "models/ring8/vae.pt")["state"]
+    assert all(torch.equal(kept["state"][k], init[k]) for k in init)
+    assert not resume_path("ring8", "vae").exists()
+
+
+def test_record_says_what_was_in_force(workdir: Path):
+    train("gan", "--dataset", "ring8")
+    status = json.loads((workdir / "metrics/train/ring8/gan.json").read_text())
+    assert status["threads"] == 1 and status["deterministic"] is True
+    assert status["torch"] == torch.__version__ and status["device"] in ("cpu", "cuda")
+
+
+def test_stale_temps_and_a_foreign_resume_checkpoint_are_cleaned(workdir: Path, tmp_path: Path, monkeypatch):
+    stale = [workdir / "models/ring8/.wgan.pt.a1b2.tmp", workdir / "logs/ring8/.wgan.csv.a1b2.tmp",
+             workdir / "metrics/train/ring8/.wgan.json.a1b2.tmp", workdir / ".resume/ring8/.wgan.pt.a1b2.tmp"]
+    other = workdir / "models/ring8/.gan.pt.a1b2.tmp"  # another model's writer may be alive
+    for p in [*stale, other]:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"half a file")
+    io.save_torch(workdir / resume_path("ring8", "wgan"), {"key": "another configuration", "state": {}})
+    res = train("wgan", "--dataset", "ring8")
+    assert "a resume checkpoint of another configuration" in res.output
+    assert not any(p.exists() for p in stale) and other.exists()
+    assert not (workdir / resume_path("ring8", "wgan")).exists()
+    fresh = make_workdir(tmp_path / "fresh", monkeypatch)
+    train("wgan", "--dataset", "ring8")
+    assert_same_outputs(workdir, fresh)
+
+
+def test_killed_run_resumes_to_the_same_bytes(tmp_path: Path, monkeypatch):
+    """SIGKILL mid-run, rerun: the weights, log and record are those of a run never stopped."""
+    params = TINY | {"device": "cpu", "train": {"log_every": 3, "snapshots": 4, "checkpoint_every": 30},
+                     "wgan": {"steps": 400}}
+    ref = make_workdir(tmp_path / "ref", monkeypatch, params)
+    train("wgan", "--dataset", "ring8")
+    killed = make_workdir(tmp_path / "killed", monkeypatch, params)
+    ckpt = killed / resume_path("ring8", "wgan")
+    proc = subprocess.Popen([sys.executable, "-m", "stages", "train", "wgan", "--dataset", "ring8", "--no-progress"],
+                            cwd=killed, env=venv_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)  # somewhere after the first checkpoint, maybe inside a later one's write
+        assert proc.poll() is None, "the run ended before it could be killed: give it more steps"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert ckpt.exists() and not (killed / "models/ring8/wgan.pt").exists()
+    res = train("wgan", "--dataset", "ring8")
+    assert "resuming from generator step" in res.output
+    assert_same_outputs(killed, ref)
+    assert not ckpt.exists() and not list(killed.rglob("*.tmp"))
