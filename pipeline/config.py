@@ -227,10 +227,26 @@ class LoglikParams(_Section):
     chunk: int = Field(100, ge=1)  # test points per forward pass (memory: chunk * samples rows)
 
 
+class AisParams(_Section):
+    """Annealed importance sampling of log p(x) (Neal 2001; Wu et al. 2017) for AVB and the VAE, on a
+    seeded subset of the test points. Off by default: its cost is points x chains x steps x leapfrog
+    decoder passes (forward and backward), about 36 us each on the 2-core CPU, so these settings take
+    about a minute per model there; on a closed-form linear-Gaussian decoder they are within about
+    0.2-0.8 nats per point (tests/test_ais.py), K=64 and 1000 steps within about 0.05-0.1."""
+
+    enabled: bool = False
+    points: int = Field(100, ge=2)
+    chains: int = Field(16, ge=1)  # K per point
+    steps: int = Field(200, ge=1)  # T annealing steps (sigmoid schedule)
+    leapfrog: int = Field(5, ge=1)  # L per HMC transition
+    step_size: float = Field(0.05, gt=0)  # initial; adapted toward 65% acceptance (Wu et al.)
+
+
 class EvalParams(_Section):
     inception: InceptionParams = InceptionParams()
     classifier: ClassifierParams = ClassifierParams()
     loglik: LoglikParams = LoglikParams()
+    ais: AisParams = AisParams()
     sliced_samples: int = Field(10_000, ge=2)  # generated samples for the sliced W1
     sliced_projections: int = Field(200, ge=1)
     snapshot_samples: int = Field(1000, ge=2)  # per generator snapshot, for W1 during training

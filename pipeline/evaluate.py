@@ -148,7 +148,7 @@ def evaluate_model(ckpt: dict, train: TrainRecord, prepared: Prepared, stats: Re
         preview = preview_of(fake[:n], meta)
         if MODELS[train.model].latent:
             x = test[subset(len(test), p.loglik.max_points, seed + 3)].to(device)
-            record.likelihood = likelihood(step, x, p.loglik, seed)
+            record.likelihood = likelihood(step, x, p.loglik, seed, p.ais)
     traj, record.estimate_vs_w1 = estimate_vs_w1(step, ckpt, log_rows, test, meta, p, seed)
     record.seconds = round(time.perf_counter() - t0, 2)
     return Evaluation(record, traj, preview)

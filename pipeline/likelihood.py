@@ -11,14 +11,15 @@ import torch
 from torch import Tensor
 
 from . import metrics
-from .config import LoglikParams
+from .ais import ais_log_likelihood, model_log_px_z
+from .config import AisParams, LoglikParams
 from .losses import standard_normal_logpdf
 from .models import LatentModel
-from .records import Likelihood
+from .records import AisEstimate, Likelihood
 
 
 @torch.no_grad()
-def likelihood(step: LatentModel, x: Tensor, p: LoglikParams, seed: int) -> Likelihood:
+def likelihood(step: LatentModel, x: Tensor, p: LoglikParams, seed: int, ais: AisParams = AisParams()) -> Likelihood:
     """For each x: K encoder draws z ~ q(z|x) give the model's ELBO (`step.elbo`) and a
     moment-matched diagonal Gaussian r(z|x) = N(mean, (std_scale * std)^2); K fresh draws
     from r give log w = log p(x|z) + log p(z) - log r(z|x), and
@@ -42,4 +43,13 @@ def likelihood(step: LatentModel, x: Tensor, p: LoglikParams, seed: int) -> Like
         loglik=ll.mean, loglik_se=ll.stderr, ess_fraction=ll.ess_fraction,
         points=len(elbo), samples=k, std_scale=p.std_scale,
         units="nats per sample, model space" + (" (pixels in [-1, 1])" if step.images else ""),
+        ais=_ais(step, x[: ais.points], ais, seed) if ais.enabled else None,
     )
+
+
+def _ais(step: LatentModel, x: Tensor, p: AisParams, seed: int) -> AisEstimate:
+    """AIS (pipeline/ais.py) on the first `p.points` of the same test points."""
+    with torch.enable_grad():  # HMC needs d log p(x|z) / dz
+        r = ais_log_likelihood(model_log_px_z(step), x, step.net_params.z_dim, chains=p.chains, steps=p.steps,
+                               leapfrog=p.leapfrog, step_size=p.step_size, seed=seed)
+    return AisEstimate(r.mean, r.stderr, len(x), r.chains, r.steps, r.leapfrog, r.acceptance, r.ess / r.chains)

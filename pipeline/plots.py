@@ -74,15 +74,30 @@ def samples_figure(samples: dict[str, Optional[np.ndarray]], notes: dict[str, st
     return fig
 
 
+# What each training-log column is, for its axis (the columns are the step objects' logs, pipeline/models.py).
+LOG_LABELS = {
+    "d_loss": "discriminator loss (nats)", "js_estimate": "JS estimate (nats)", "g_loss": "generator loss",
+    "critic_loss": "critic loss (critic units)", "w_estimate": "W1 estimate (critic units)",
+    "adversary_loss": "adversary T loss (nats)", "elbo": "ELBO (nats / sample)", "kl": "KL term (nats / sample)",
+    "recon_nll": "-log p(x|z) (nats / sample)",
+}
+
+
 def curves_figure(logs: dict[str, pd.DataFrame], notes: dict[str, str]) -> Figure:
-    """Every logged loss of every model against generator steps (a rolling mean over 5 log rows)."""
-    fig, axes = plt.subplots(1, len(logs), figsize=(3.6 * len(logs), 3.0), squeeze=False)
-    for ax, (name, df) in zip(axes[0], logs.items()):
-        ax.set_title(name + (" (diverged)" if name in notes else ""))
-        for col in [c for c in df.columns if c not in _NOT_CURVES]:
-            ax.plot(df["step"], df[col].rolling(5, min_periods=1).mean(), label=col, lw=1)
-        ax.set_xlabel("generator step")
-        ax.legend(fontsize=7)
+    """Every logged quantity of every model against generator steps, one axis each (a rolling mean
+    over 5 log rows): rows are models, so no two quantities share a scale."""
+    cols = max(len([c for c in df.columns if c not in _NOT_CURVES]) for df in logs.values())
+    fig, axes = plt.subplots(len(logs), max(cols, 1), figsize=(3.3 * max(cols, 1), 2.3 * len(logs)), squeeze=False)
+    for row, (name, df) in zip(axes, logs.items()):
+        keys = [c for c in df.columns if c not in _NOT_CURVES]
+        for ax, key in zip(row, keys):
+            ax.plot(df["step"], df[key].rolling(5, min_periods=1).mean(), lw=1, color=MODELS[name].color)
+            ax.set_title(f"{MODELS[name].label}" + (" (diverged)" if name in notes else ""), fontsize=9)
+            ax.set_ylabel(LOG_LABELS.get(key, key), fontsize=8)
+            ax.set_xlabel("generator step", fontsize=8)
+            ax.tick_params(labelsize=7)
+        for ax in row[len(keys):]:
+            ax.axis("off")
     fig.tight_layout()
     return fig
 

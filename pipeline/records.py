@@ -188,6 +188,20 @@ class Measurement(Record):
 
 
 @dataclasses.dataclass
+class AisEstimate(Record):
+    """Annealed importance sampling of log p(x): a stochastic lower bound in expectation."""
+
+    loglik: float  # mean over `points`, nats per sample
+    stderr: float  # over points
+    points: int
+    chains: int
+    steps: int
+    leapfrog: int
+    acceptance: float  # HMC acceptance, averaged
+    ess_fraction: float  # effective sample size of the final weights / chains
+
+
+@dataclasses.dataclass
 class Likelihood(Record):
     """Test-split ELBO and importance-sampled log p(x) of a latent model, nats per sample."""
 
@@ -200,6 +214,7 @@ class Likelihood(Record):
     samples: int  # K
     std_scale: float
     units: str
+    ais: Optional[AisEstimate] = None  # when eval.ais.enabled
 
 
 @dataclasses.dataclass
@@ -243,6 +258,8 @@ class EvalRecord(Record):
         out = self.scores.metrics()
         if self.likelihood is not None:
             out |= {"elbo": self.likelihood.elbo, "loglik": self.likelihood.loglik}
+            if self.likelihood.ais is not None:
+                out["loglik_ais"] = self.likelihood.ais.loglik
         if self.estimate_vs_w1.spearman is not None:
             out["estimate_w1_spearman"] = self.estimate_vs_w1.spearman
         return out

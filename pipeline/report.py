@@ -88,9 +88,20 @@ def _inception_cell(r: ModelResult, notes: list[str]) -> str:
     return f"unavailable [{notes.index(reason) + 1}]"
 
 
+LOW_ESS = 0.10  # an importance-sampled estimate with a smaller effective sample size is flagged
+
+
 def _loglik_cell(r: ModelResult) -> str:
     ll = r.eval.likelihood
-    return f"{fmt(ll.loglik)} ± {fmt(ll.loglik_se, 2)}" if ll else DASH
+    if ll is None:
+        return DASH
+    flag = f" (ESS {fmt(100 * ll.ess_fraction, 2)}% of K: unreliable)" if ll.ess_fraction < LOW_ESS else ""
+    return f"{fmt(ll.loglik)} ± {fmt(ll.loglik_se, 2)}{flag}"
+
+
+def _ais_cell(r: ModelResult) -> str:
+    a = r.eval.likelihood.ais if r.eval.likelihood else None
+    return f"{fmt(a.loglik)} ± {fmt(a.stderr, 2)}" if a else DASH
 
 
 def _elbo_cell(r: ModelResult) -> str:
@@ -119,6 +130,8 @@ def columns(notes: list[str]) -> list[Column]:
         Column("mode KL", f("mode_kl"), g("mode_kl"), points),
         Column("ELBO", _elbo_cell, lambda sc, real: DASH),
         Column("log-lik (IS) ± SE", _loglik_cell, lambda sc, real: DASH),
+        Column("log-lik (AIS) ± SE", _ais_cell, lambda sc, real: DASH,
+               lambda d: any(r.ok and r.eval.likelihood and r.eval.likelihood.ais for r in d.models)),
     ]
 
 
@@ -288,6 +301,12 @@ def _how_measured(d: DatasetResults) -> list[str]:
             lines.append(f"- {r.name} likelihood: ELBO and importance-sampled log p(x) on {ll.points} held-out "
                          f"points, K = {ll.samples}, proposal std x{ll.std_scale}, "
                          f"effective sample size {fmt(100 * ll.ess_fraction, 2)}% of K; {ll.units}.")
+            if ll.ais:
+                a = ll.ais
+                lines.append(f"- {r.name} AIS: annealed importance sampling (Wu et al. 2017) on {a.points} of those "
+                             f"points, {a.chains} chains, {a.steps} annealing steps of {a.leapfrog}-step HMC, "
+                             f"acceptance {fmt(100 * a.acceptance, 2)}%, final effective sample size "
+                             f"{fmt(100 * a.ess_fraction, 2)}% of the chains; a stochastic lower bound on log p(x).")
     e = next((r.eval.estimate_vs_w1 for r in d.models if r.eval.estimate_vs_w1.n_samples), None)
     if e:
         lines.append(f"- During training: exact W1 of {e.n_samples} samples of each generator snapshot "

@@ -14,7 +14,7 @@ from typing import Iterable, Optional
 from .records import EvalRecord, RealRecord
 
 # The numbers a comparison is read on; the rest stays in the records and the reports.
-HEADLINE = ("w1", "fid_domain", "fid_inception", "modes_covered", "high_quality_pct", "mode_kl", "loglik",
+HEADLINE = ("w1", "fid_domain", "fid_inception", "modes_covered", "high_quality_pct", "mode_kl", "loglik", "loglik_ais",
             "estimate_w1_spearman")
 
 

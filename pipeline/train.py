@@ -207,32 +207,21 @@ def fit(
     sample = BatchSampler(data, step.batch_size, gen)
     snap_at = set(spaced_steps(steps, n_snapshots))
     step.train()
-    done, inner_done, rows, snapshots, seconds_before = 0, 0, [], [], 0.0
-    if resume is not None:
-        if resume["format"] != RESUME_FORMAT:
-            raise ValueError(f"resume state format {resume['format']}, expected {RESUME_FORMAT}")
-        step.load_state_dict(resume["step"])
-        for name, opt in optimizers(step).items():
-            opt.load_state_dict(resume["optimizers"][name])
-        _set_sampler_state(sample, resume["sampler"])
-        _set_rng_state(resume["rng"], data.device)
-        done, inner_done, seconds_before = resume["done"], resume["inner_done"], resume["seconds"]
-        rows, snapshots = list(resume["rows"]), list(resume["snapshots"])
-    good, good_at = _finite_copy(step), (done, inner_done)  # what a divergence rolls back to
-    bar = tqdm(total=steps, initial=done, desc=desc or step.name, disable=not progress, mininterval=1.0,
+    run = _Run() if resume is None else _restored(resume, step, sample, data.device)
+    good, good_at = _finite_copy(step), (run.done, run.inner)  # what a divergence rolls back to
+    bar = tqdm(total=steps, initial=run.done, desc=desc or step.name, disable=not progress, mininterval=1.0,
                file=sys.stderr)
     t0 = time.perf_counter()
-    log, error, inner = _LogRows(), None, inner_done
-    columns = list(rows[0]) if rows else []
-    for it in range(done, steps):
+    log, error = _LogRows(), None
+    for it in range(run.done, steps):
         logs, n_inner = _one_step(step, sample, start + it)
-        columns = columns or ["step", *logs]
-        inner += n_inner
+        run.columns = run.columns or ["step", *logs]
+        run.inner += n_inner
         log.add(it + 1, logs)
         if it + 1 in snap_at:  # dropped below if a later check fails
-            snapshots.append({"step": it + 1, "state": copy.deepcopy(step.generator().state_dict())})
+            run.snapshots.append({"step": it + 1, "state": copy.deepcopy(step.generator().state_dict())})
+        bar.update(1)
         if (it + 1) % log_every and it + 1 != steps:
-            bar.update(1)
             continue
         row, error = log.flush(it + 1)
         state = None if error else _finite_copy(step)
@@ -240,28 +229,58 @@ def fit(
             error = f"diverged at generator step {it + 1}: a weight became non-finite (the losses were finite)"
         if error:
             break
-        prev, (good, good_at) = good_at[0], (state, (it + 1, inner))
-        rows.append(row)
+        prev, (good, good_at) = good_at[0], (state, (it + 1, run.inner))
+        run.rows.append(row)
         bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k != "step"}, refresh=False)
-        bar.update(1)
         # at a good row, so no unchecked losses are pending and the resumed run's good state is this one
-        due = checkpoint_every and (it + 1) // checkpoint_every > prev // checkpoint_every
-        if on_checkpoint and due and it + 1 < steps:
-            on_checkpoint(_run_state(step, sample, it + 1, inner, seconds_before + time.perf_counter() - t0,
-                                     rows, snapshots))
+        if on_checkpoint and checkpoint_every and (it + 1) // checkpoint_every > prev // checkpoint_every \
+                and it + 1 < steps:
+            on_checkpoint(_run_state(step, sample, it + 1, run.inner, run.seconds + time.perf_counter() - t0,
+                                     run.rows, run.snapshots))
     bar.close()
-    done, inner_done = good_at
     if error is not None and good is not None:
         step.load_state_dict(good)  # the last finite weights, not the NaN ones
+    return _result(run, good_at, error, run.seconds + time.perf_counter() - t0, resume)
+
+
+@dataclass
+class _Run:
+    """What the loop carries from step to step, and what a resume state gives back."""
+
+    done: int = 0  # generator steps done
+    inner: int = 0  # inner steps done
+    seconds: float = 0.0  # training time before this process
+    rows: list[dict] = field(default_factory=list)
+    snapshots: list[dict] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+
+
+def _restored(resume: dict, step: Step, sample: BatchSampler, device: torch.device) -> _Run:
+    """Put a saved run state back: weights, optimisers, the batch sampler, every RNG, the log so far."""
+    if resume["format"] != RESUME_FORMAT:
+        raise ValueError(f"resume state format {resume['format']}, expected {RESUME_FORMAT}")
+    step.load_state_dict(resume["step"])
+    for name, opt in optimizers(step).items():
+        opt.load_state_dict(resume["optimizers"][name])
+    _set_sampler_state(sample, resume["sampler"])
+    _set_rng_state(resume["rng"], device)
+    rows = list(resume["rows"])
+    return _Run(resume["done"], resume["inner_done"], resume["seconds"], rows, list(resume["snapshots"]),
+                list(rows[0]) if rows else [])
+
+
+def _result(run: _Run, good_at: tuple[int, int], error: Optional[str], seconds: float,
+            resume: Optional[dict]) -> TrainResult:
+    done, inner_done = good_at
     return TrainResult(
         status="ok" if error is None else "diverged",
         steps_done=done,
         inner_steps_done=inner_done,
-        seconds=seconds_before + time.perf_counter() - t0,
+        seconds=seconds,
         message=error or "",
-        rows=rows,
-        columns=columns,
-        snapshots=[s for s in snapshots if s["step"] <= done],  # later ones may hold NaN weights
+        rows=run.rows,
+        columns=run.columns,
+        snapshots=[s for s in run.snapshots if s["step"] <= done],  # later ones may hold NaN weights
         resumed_from=None if resume is None else resume["done"],
     )
 

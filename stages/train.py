@@ -29,23 +29,32 @@ def main(
     (`train.checkpoint_every`) when rerun with the same configuration, to the
     same bytes as a run that was never stopped.
     """
-    import pandas as pd
-    import torch
-
-    from pipeline import data as data_lib
     from pipeline import io
-    from pipeline.config import ParamsError, resolve_device
-    from pipeline.models import build, model_config, steps_of
-    from pipeline.records import TrainRecord
-    from pipeline.train import checkpoint, fit, pin_torch
+    from pipeline.train import pin_torch
 
     params = params_or_exit()
     ds, m = dataset.value, model.value
     in_force = pin_torch(params.train.threads, params.deterministic)  # before anything touches CUDA
-    outputs = (checkpoint_path(ds, m), log_path(ds, m), train_record_path(ds, m))
-    resume_file = resume_path(ds, m)
-    for path in (*outputs, resume_file):
+    for path in (checkpoint_path(ds, m), log_path(ds, m), train_record_path(ds, m), resume_path(ds, m)):
         io.remove_stale_temps(path)  # a writer killed mid-write
+    step, x, device = _built(m, ds, params)
+    result = _fitted(step, x, m, ds, params, device, in_force["torch"], progress)
+    record = _written(step, result, m, ds, params, device, in_force)
+    if record.ok:
+        info(f"{m}/{ds}: {record.steps} steps in {record.seconds:.1f}s on {device}")
+    else:
+        typer.secho(f"warning: {m}/{ds}: {record.message}; recorded as diverged, the weights of generator step "
+                    f"{record.steps} kept", fg=typer.colors.YELLOW, err=True)
+
+
+def _built(m: str, ds: str, params):
+    """The step object on its device, and the training split in model space there."""
+    import torch
+
+    from pipeline import data as data_lib
+    from pipeline.config import ParamsError, resolve_device
+    from pipeline.models import build
+
     try:
         device = resolve_device(params.device)
         prepared = data_lib.load_prepared(prepared_dir(ds))
@@ -53,16 +62,37 @@ def main(
         step = build(m, params, prepared.meta).to(device)
     except (ParamsError, data_lib.DataError) as e:
         raise fail(str(e)) from None
-    x = data_lib.to_model_space(prepared.train_x, prepared.meta).to(device)
+    return step, data_lib.to_model_space(prepared.train_x, prepared.meta).to(device), device
+
+
+def _fitted(step, x, m: str, ds: str, params, device, torch_version: str, progress: bool):
+    """`fit`, resumed from .resume/<ds>/<model>.pt when that holds this very run, saving it as it goes."""
+    import torch
+
+    from pipeline import io
+    from pipeline.models import steps_of
+    from pipeline.train import fit
 
     where = f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else str(device)
-    key = _run_key(m, ds, params, where, in_force["torch"])
-    resume = _resume_state(resume_file, key, f"{m}/{ds}")
+    key = _run_key(m, ds, params, where, torch_version)
+    resume_file = resume_path(ds, m)
     every = params.train.checkpoint_every
-    result = fit(step, x, steps_of(m, params, ds), log_every=params.train.log_every, n_snapshots=params.train.snapshots,
-                 seed=params.seed, progress=progress, desc=f"{m}/{ds}", checkpoint_every=every,
-                 on_checkpoint=(lambda s: io.save_torch(resume_file, {"key": key, "state": s})) if every else None,
-                 resume=resume)
+    return fit(step, x, steps_of(m, params, ds), log_every=params.train.log_every, n_snapshots=params.train.snapshots,
+               seed=params.seed, progress=progress, desc=f"{m}/{ds}", checkpoint_every=every,
+               on_checkpoint=(lambda s: io.save_torch(resume_file, {"key": key, "state": s})) if every else None,
+               resume=_resume_state(resume_file, key, f"{m}/{ds}"))
+
+
+def _written(step, result, m: str, ds: str, params, device, in_force: dict):
+    """Checkpoint, log and TrainRecord; then the resume file goes (a kill before that resumes and
+    rewrites the same outputs)."""
+    import pandas as pd
+
+    from pipeline import io
+    from pipeline.models import model_config
+    from pipeline.records import TrainRecord
+    from pipeline.train import checkpoint
+
     io.save_torch(checkpoint_path(ds, m), checkpoint(step, result, model_config(m, params, ds)))
     # the header even without rows (a divergence at the first steps): evaluate and plot read it with pandas
     io.write_text(log_path(ds, m), pd.DataFrame(result.rows, columns=result.columns).to_csv(index=False))
@@ -70,12 +100,8 @@ def main(
                          inner_steps=result.inner_steps_done, seconds=round(result.seconds, 3), device=str(device),
                          message=result.message, **in_force)
     record.write(train_record_path(ds, m))
-    io.remove(resume_file)  # only now: a kill before this line resumes and rewrites the same outputs
-    if record.ok:
-        info(f"{m}/{ds}: {record.steps} steps in {record.seconds:.1f}s on {device}")
-    else:
-        typer.secho(f"warning: {m}/{ds}: {record.message}; recorded as diverged, the weights of generator step "
-                    f"{record.steps} kept", fg=typer.colors.YELLOW, err=True)
+    io.remove(resume_path(ds, m))
+    return record
 
 
 def _run_key(model: str, dataset: str, params, device: str, torch_version: str) -> str:

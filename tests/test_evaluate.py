@@ -307,3 +307,14 @@ def test_latent_model_samples_are_draws_not_decoder_means():
     mean, log_std = vae.decoder(z)
     # same z stream, then Gaussian noise of the decoder's std on top of the means
     torch.testing.assert_close((x - mean).std(0), log_std.exp().expand(2), rtol=0.03, atol=0)
+
+
+def test_ais_joins_the_likelihood_record_when_enabled(ring):
+    data, p, (stats, real) = ring
+    p = parse_params({"eval": TINY_EVAL | {"ais": {"enabled": True, "points": 5, "chains": 4, "steps": 10,
+                                                   "leapfrog": 2}}}).eval
+    ckpt, train, rows = _trained("vae", data)
+    res = ev.evaluate_model(ckpt, train, data, stats, rows, p, seed=0, device=torch.device("cpu"))
+    a = res.record.likelihood.ais
+    assert a.points == 5 and a.chains == 4 and math.isfinite(a.loglik) and 0 < a.acceptance <= 1
+    assert res.record.metrics()["loglik_ais"] == a.loglik
