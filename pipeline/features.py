@@ -3,8 +3,10 @@ small domain classifier that works offline.
 
 Inception weights are looked up, never assumed: a path from params, then the
 `FID_WEIGHTS` environment variable, then torch hub's cache (where
-pytorch-fid's own download puts them), then that download. When none works
-the caller gets the reason and where to put the file, not an exception.
+pytorch-fid's own download puts them), then that download. Whatever is found
+or downloaded is checked against the published sha256 prefix before use.
+When none works the caller gets the reason and where to put the file, not an
+exception.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from torch import Tensor, nn
 FID_WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
                    "pt_inception-2015-12-05-6726825d.pth")  # pytorch_fid.inception.FID_WEIGHTS_URL
 FID_WEIGHTS_NAME = FID_WEIGHTS_URL.rsplit("/", 1)[1]
+# torch hub's naming convention (`load_state_dict_from_url(check_hash=True)`): the hex digits after
+# the name's last '-' begin the file's sha256. A constant so that tests can stand in a fake file.
+FID_WEIGHTS_SHA256_PREFIX = "6726825d"
 WEIGHTS_ENV = "FID_WEIGHTS"
 
 
@@ -106,39 +111,66 @@ def _where_to_put() -> str:
             f"or set eval.inception.weights or ${WEIGHTS_ENV} to its path")
 
 
-def find_inception_weights(configured: Optional[str], download: bool, timeout_s: float = 20.0) -> WeightsLookup:
-    """The weights file from params, $FID_WEIGHTS, the hub cache, or a download (in that order)."""
-    for source, value in (("params", configured), ("env", os.environ.get(WEIGHTS_ENV))):
-        if value:
-            path = Path(value).expanduser()
-            if path.is_file():
-                return WeightsLookup(path, "", source)
-            what = "eval.inception.weights" if source == "params" else f"${WEIGHTS_ENV}"
-            return WeightsLookup(None, f"{what} = {value} is not a file; {_where_to_put()}", source)
-    cached = hub_weights_path()
-    if cached.is_file():
-        return WeightsLookup(cached, "", "cache")
-    if not download:
-        return WeightsLookup(None, f"Inception weights not found and download disabled; {_where_to_put()}")
-    old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(timeout_s)  # an offline machine must not hang the pipeline
-    try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        torch.hub.download_url_to_file(FID_WEIGHTS_URL, str(cached), progress=False)
-        return WeightsLookup(cached, "", "download")
-    except Exception as e:  # any network failure is a reason to report, not to crash
-        cached.unlink(missing_ok=True)
-        return WeightsLookup(None, f"download failed ({type(e).__name__}: {e}); {_where_to_put()}")
-    finally:
-        socket.setdefaulttimeout(old)
-
-
 def sha256_prefix(path: Path, n: int = 8) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()[:n]
+
+
+def _refusal(path: Path) -> str:
+    """Why `path` is not pytorch-fid's weights file; "" when its sha256 starts with the published prefix.
+
+    About 0.3 s for the 95 MB file. `load_inception` alone would refuse most wrong files (its
+    `load_state_dict` is strict) but not the same network with other weights.
+    """
+    expected = FID_WEIGHTS_SHA256_PREFIX
+    got = sha256_prefix(path, len(expected))
+    if got == expected:
+        return ""
+    return f"{path} has sha256 {got}..., not {expected}... as published for {FID_WEIGHTS_NAME}; {_where_to_put()}"
+
+
+def _checked(path: Path, source: str) -> WeightsLookup:
+    why = _refusal(path)
+    return WeightsLookup(None if why else path, why, source)
+
+
+def find_inception_weights(configured: Optional[str], download: bool, timeout_s: float = 20.0) -> WeightsLookup:
+    """The weights file from params, $FID_WEIGHTS, the hub cache, or a download (in that order), hash-checked.
+
+    The first place that names a file decides: a file there with the wrong hash is refused with
+    the reason, not passed over for the next place, so a configured path is never silently replaced.
+    """
+    for source, value in (("params", configured), ("env", os.environ.get(WEIGHTS_ENV))):
+        if value:
+            path = Path(value).expanduser()
+            if path.is_file():
+                return _checked(path, source)
+            what = "eval.inception.weights" if source == "params" else f"${WEIGHTS_ENV}"
+            return WeightsLookup(None, f"{what} = {value} is not a file; {_where_to_put()}", source)
+    cached = hub_weights_path()
+    if cached.is_file():
+        return _checked(cached, "cache")
+    if not download:
+        return WeightsLookup(None, f"Inception weights not found and download disabled; {_where_to_put()}")
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout_s)  # an offline machine must not hang the pipeline
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        # torch hashes while it downloads and keeps nothing whose sha256 does not start with the prefix
+        torch.hub.download_url_to_file(FID_WEIGHTS_URL, str(cached), hash_prefix=FID_WEIGHTS_SHA256_PREFIX,
+                                       progress=False)
+        found = _checked(cached, "download")  # the file that will be loaded, whoever wrote it
+        if found.path is None:
+            cached.unlink()
+        return found
+    except Exception as e:  # any network failure is a reason to report, not to crash
+        cached.unlink(missing_ok=True)
+        return WeightsLookup(None, f"download failed ({type(e).__name__}: {e}); {_where_to_put()}")
+    finally:
+        socket.setdefaulttimeout(old)
 
 
 def load_inception(weights: Path, dims: int, device: torch.device | str = "cpu") -> nn.Module:

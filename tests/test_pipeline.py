@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ TINY = {
     "train": {"log_every": 2, "snapshots": 2},
     "gan": {"steps": 4},
     "wgan": {"steps": 4, "n_critic": 2},
+    "wgan_gp": {"steps": 4, "n_critic": 2},
     "avb": {"steps": 4},
     "vae": {"steps": 4},
     "eval": {"n_samples": 150, "sliced_samples": 200, "sliced_projections": 10, "snapshot_samples": 50,
@@ -114,3 +116,73 @@ def test_exp_run_clip_reruns_only_wgan_and_what_aggregates(repo: Path):
     metric_cols = [c for c in out if c.startswith(("ring8.", "theory."))]
     assert metric_cols and all(c.startswith("ring8.wgan.") for c in metric_cols), metric_cols
     assert "clip" in out
+
+
+def _queue_states(repo: Path) -> dict[str, str]:
+    """Experiment name -> Queued / Running / Success / Failed, from `dvc queue status`'s table."""
+    # rows: task, name, created (a date or "02:19 PM"), status
+    rows = (line.split() for line in dvc(repo, "queue", "status").splitlines())
+    return {cols[1]: cols[-1] for cols in rows
+            if len(cols) >= 4 and cols[-1] in {"Queued", "Running", "Success", "Failed", "Unknown"}}
+
+
+def _experiments(repo: Path) -> dict[str, dict]:
+    """Experiment name -> its revision's data (params, metrics) and executor, from `dvc exp show --json`."""
+    found = {}
+    for baseline in json.loads(dvc(repo, "exp", "show", "--json")):
+        for exp in baseline.get("experiments") or []:
+            for rev in exp["revs"]:
+                found[rev["name"]] = {**rev, "executor": exp.get("executor")}
+    return found
+
+
+def test_queued_experiments_run_two_at_once_and_leave_the_workspace_alone(repo: Path):
+    """`dvc exp run --queue` twice, `dvc queue start -j 2`: both run at once, each in its own temporary
+    copy, so neither clobbers the other's outputs, and the workspace keeps its own files."""
+    if subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True).stdout:
+        # whatever an earlier test left in the workspace (an applied `dvc exp run`) becomes the baseline
+        subprocess.run(["git", "add", "-A"], cwd=repo, check=True, capture_output=True, env=venv_env())
+        subprocess.run(["git", "commit", "-qm", "queue baseline"], cwd=repo, check=True, capture_output=True,
+                       env=venv_env())
+    summary_before = (repo / "metrics/summary.json").read_bytes()
+    clips = {"queued-clip-0.005": 0.005, "queued-clip-0.05": 0.05}
+    for name, clip in clips.items():
+        dvc(repo, "exp", "run", "--queue", "-S", f"clip={clip}", "-n", name)
+    assert {n: _queue_states(repo).get(n) for n in clips} == dict.fromkeys(clips, "Queued")
+
+    # Two celery workers in the background, each exits after 10 s idle. They inherit the caller's
+    # stdout/stderr: into a pipe (capture_output) the call would return only when they exit.
+    with open(repo / ".dvc" / "tmp" / "queue-start.log", "w") as log:
+        started = subprocess.run(["dvc", "queue", "start", "-j", "2"], cwd=repo, env=venv_env(), stdout=log,
+                                 stderr=subprocess.STDOUT)
+    assert started.returncode == 0, (repo / ".dvc" / "tmp" / "queue-start.log").read_text()
+    deadline, most_running, states = time.monotonic() + 600, 0, dict.fromkeys(clips, "Queued")
+    try:
+        while True:
+            states = {n: _queue_states(repo).get(n) for n in clips}
+            most_running = max(most_running, sum(s == "Running" for s in states.values()))
+            if not {"Queued", "Running"} & set(states.values()) or time.monotonic() > deadline:
+                break
+            time.sleep(3)
+    finally:
+        if {"Queued", "Running"} & set(states.values()):
+            subprocess.run(["dvc", "queue", "stop", "--kill"], cwd=repo, env=venv_env(), capture_output=True)
+    logs = lambda: {n: dvc(repo, "queue", "logs", n)[-2000:] for n in clips}  # noqa: E731
+    assert set(states.values()) == {"Success"}, (states, logs())
+    assert most_running == 2  # seen running at the same time, not one after the other
+
+    exps = _experiments(repo)
+    summaries = {}
+    for name, clip in clips.items():
+        assert exps[name]["executor"]["state"] == "success"
+        assert exps[name]["data"]["params"]["params.yaml"]["data"]["clip"] == clip
+        summaries[name] = exps[name]["data"]["metrics"]["metrics/summary.json"]["data"]["ring8"]
+    a, b = summaries.values()
+    # WGAN trained with its own clip in each run; GAN, which does not read clip, came from the cache
+    assert a["wgan"]["w1"] != b["wgan"]["w1"]
+    assert a["gan"] == b["gan"] == json.loads(summary_before)["ring8"]["gan"]
+    # the queued runs happened in temporary copies: no tracked file changed, the metrics are the baseline's
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
+                            capture_output=True, text=True).stdout
+    assert status == ""
+    assert (repo / "metrics/summary.json").read_bytes() == summary_before
