@@ -334,8 +334,9 @@ def render_dataset(d: DatasetResults, params: dict) -> str:
     table, notes = comparison_table(d)
     parts = [f"# {d.name}: GAN vs WGAN vs AVB (and a VAE baseline)", "",
              "Lower is better for every distance (FID, W1); higher for modes, high-quality share, ELBO and "
-             "log-likelihood. The last row is real data against real data: the best a generator can score "
-             "with these sample sizes.", "", table, ""]
+             "log-likelihood. The real-data row is real data against real data: the best a generator can score "
+             "with these sample sizes. A baseline row is a generator that knows the data's support but learned "
+             "nothing else: what a score is worth without learning the modes.", "", table, ""]
     parts += [f"[{i + 1}] {n}" for i, n in enumerate(notes)]
     parts += ["", "## Reading", ""] + [f"- {s}" for s in reading(d)]
     if d.figures:
