@@ -60,6 +60,13 @@ def dvc(repo: Path, *args: str) -> str:
     return res.stdout + res.stderr
 
 
+def commit_if_dirty(repo: Path, message: str) -> None:
+    """Whatever an earlier test left in the workspace (an applied `dvc exp run`) becomes the baseline."""
+    if subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True).stdout:
+        subprocess.run(["git", "add", "-A"], cwd=repo, check=True, capture_output=True, env=venv_env())
+        subprocess.run(["git", "commit", "-qm", message], cwd=repo, check=True, capture_output=True, env=venv_env())
+
+
 def stale_stages(repo: Path) -> set[str]:
     out = json.loads(dvc(repo, "status", "--json"))
     return set(out)
@@ -139,11 +146,7 @@ def _experiments(repo: Path) -> dict[str, dict]:
 def test_queued_experiments_run_two_at_once_and_leave_the_workspace_alone(repo: Path):
     """`dvc exp run --queue` twice, `dvc queue start -j 2`: both run at once, each in its own temporary
     copy, so neither clobbers the other's outputs, and the workspace keeps its own files."""
-    if subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True).stdout:
-        # whatever an earlier test left in the workspace (an applied `dvc exp run`) becomes the baseline
-        subprocess.run(["git", "add", "-A"], cwd=repo, check=True, capture_output=True, env=venv_env())
-        subprocess.run(["git", "commit", "-qm", "queue baseline"], cwd=repo, check=True, capture_output=True,
-                       env=venv_env())
+    commit_if_dirty(repo, "queue baseline")
     summary_before = (repo / "metrics/summary.json").read_bytes()
     clips = {"queued-clip-0.005": 0.005, "queued-clip-0.05": 0.05}
     for name, clip in clips.items():
@@ -186,3 +189,20 @@ def test_queued_experiments_run_two_at_once_and_leave_the_workspace_alone(repo: 
                             capture_output=True, text=True).stdout
     assert status == ""
     assert (repo / "metrics/summary.json").read_bytes() == summary_before
+
+
+def test_a_remote_carries_the_results_to_a_second_clone(repo: Path, tmp_path: Path):
+    """`dvc push` from one clone to a remote (a local folder, as in the README), `git clone` and
+    `dvc pull` in a second: it has every output and `dvc repro` there reruns nothing."""
+    commit_if_dirty(repo, "results before the push")
+    dvc(repo, "remote", "add", "--force", "--default", "shared", str(tmp_path / "remote"))
+    commit_if_dirty(repo, "the shared remote")
+    dvc(repo, "push")
+    second = tmp_path / "second"
+    subprocess.run(["git", "clone", "-q", str(repo), str(second)], check=True, capture_output=True, env=venv_env())
+    assert not (second / "models/ring8/gan.pt").exists()  # DVC-cached outputs come only from the remote
+    dvc(second, "pull")
+    assert (second / "models/ring8/gan.pt").read_bytes() == (repo / "models/ring8/gan.pt").read_bytes()
+    assert {s for s in stale_stages(second) if not s.startswith("sources@")} == set()
+    assert set(re.findall(r"Running stage '([^']+)'", dvc(second, "repro"))) == {"sources@ring8"}
+    assert (second / "metrics/summary.json").read_bytes() == (repo / "metrics/summary.json").read_bytes()
