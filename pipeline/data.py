@@ -175,6 +175,16 @@ class BatchSampler:
         self._pos += 1
         return batch
 
+    def state_dict(self) -> dict:
+        """Where the sampler is: its generator's state alone would restart the drawn chunk, so the
+        chunk and the position in it go along (a resumed run then draws the same batches)."""
+        return {"generator": self.gen.get_state(), "idx": self._idx, "pos": self._pos}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.gen.set_state(state["generator"])
+        self._idx = None if state["idx"] is None else state["idx"].to(self.data.device)
+        self._pos = state["pos"]
+
 
 def save_prepared(folder: Path, d: Prepared) -> None:
     """`folder/data.pt` (tensors) and `folder/meta.json`, each written atomically."""

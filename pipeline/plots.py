@@ -21,7 +21,7 @@ from .records import EstimateVsW1  # noqa: E402
 from .registry import MODELS  # noqa: E402
 
 # Training-log columns that are bookkeeping, not curves.
-_NOT_CURVES = ("step", "seconds")
+_NOT_CURVES = ("step",)
 
 
 def _diverged(ax, note: str) -> None:

@@ -122,18 +122,6 @@ def _set_rng_state(state: dict, device: torch.device) -> None:
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
-# BatchSampler's position: the batch indices are drawn `chunk` batches at a time, so its generator's
-# state alone would restart the chunk; the drawn chunk and the position in it go along.
-def _sampler_state(sample: BatchSampler) -> dict:
-    return {"generator": sample.gen.get_state(), "idx": sample._idx, "pos": sample._pos}
-
-
-def _set_sampler_state(sample: BatchSampler, state: dict) -> None:
-    sample.gen.set_state(state["generator"])
-    sample._idx = None if state["idx"] is None else state["idx"].to(sample.data.device)
-    sample._pos = state["pos"]
-
-
 def _run_state(step: Step, sample: BatchSampler, done: int, inner_done: int, seconds: float, rows: list[dict],
                snapshots: list[dict]) -> dict:
     """Everything `fit(resume=...)` needs to go on as if never stopped; live tensors, plain types only."""
@@ -144,7 +132,7 @@ def _run_state(step: Step, sample: BatchSampler, done: int, inner_done: int, sec
         "seconds": seconds,
         "step": step.state_dict(),  # every net and buffer (spectral norm's u, v; BatchNorm's statistics)
         "optimizers": {n: o.state_dict() for n, o in optimizers(step).items()},
-        "sampler": _sampler_state(sample),
+        "sampler": sample.state_dict(),
         "rng": _rng_state(sample.data.device),
         "rows": rows,
         "snapshots": snapshots,
@@ -262,7 +250,7 @@ def _restored(resume: dict, step: Step, sample: BatchSampler, device: torch.devi
     step.load_state_dict(resume["step"])
     for name, opt in optimizers(step).items():
         opt.load_state_dict(resume["optimizers"][name])
-    _set_sampler_state(sample, resume["sampler"])
+    sample.load_state_dict(resume["sampler"])
     _set_rng_state(resume["rng"], device)
     rows = list(resume["rows"])
     return _Run(resume["done"], resume["inner_done"], resume["seconds"], rows, list(resume["snapshots"]),

@@ -73,8 +73,7 @@ def train_with_checkpoints(
     done = 0
     for i, stop in enumerate(c for c in checkpoints if c <= steps):
         result = fit(step, data, stop - done, log_every=LOG_EVERY, seed=seed + i, start=done, progress=False)
-        # the log without its wall-clock column: the record is then the same on every rerun
-        rows += [{k: v for k, v in r.items() if k != "seconds"} | {"step": r["step"] + done} for r in result.rows]
+        rows += [r | {"step": r["step"] + done} for r in result.rows]
         if not result.ok:
             return rows, evals, result.message
         done = stop
