@@ -97,7 +97,13 @@ class NetParams(_Section):
 
 class TrainParams(_Section):
     log_every: int = Field(10, ge=1)  # rows in the per-step log; NaN/inf is checked (and a good state kept) at each
-    snapshots: int = Field(10, ge=0)  # generator snapshots kept for W1-during-training
+    # generator snapshots kept for W1 during training: `snapshots` log-spaced over the run (where it changes
+    # fastest; WGAN section 4.2's claim is tested on them) and `tail_snapshots` evenly over its last third
+    # (the convergence check: pipeline/convergence.py)
+    snapshots: int = Field(20, ge=0)
+    tail_snapshots: int = Field(5, ge=0)
+    # seeds trained at once, one process each (with `threads` threads); 0: one per CPU core. Capped at len(seeds).
+    workers: int = Field(0, ge=0)
     # CPU intra-op threads (torch.set_num_threads): 1 was fastest for these small nets on a shared 2-core CPU
     # (300 WGAN steps, 256x256 MLPs: 2.8-3.9 s with 1 thread, 21-109 s with 2); a thread count can change
     # float reductions, hence a param that reruns training
@@ -254,6 +260,10 @@ class EvalParams(_Section):
     mode_min_fraction: float = Field(0.2, gt=0, le=1)  # covered: >= this share of N/K samples (PacGAN)
     # More than the FID feature dims when an image data set is listed: checked by Params, which knows `datasets`.
     n_samples: int = Field(2500, ge=2)  # generated samples for FID, W1 and modes (VEEGAN/PacGAN: 2,500)
+    # a run has converged when its snapshots' exact W1 moves over the last third of training by less than
+    # max(seed-to-seed std of the final W1, converge_rtol * its mean): pipeline/convergence.py
+    converge_rtol: float = Field(0.05, gt=0)
+    alpha: float = Field(0.05, gt=0, lt=1)  # significance level of the paired tests over seeds in the reports
 
     @field_validator("n_samples", "snapshot_samples")
     @classmethod
@@ -485,7 +495,9 @@ class _KeyProblems(ValueError):
 
 
 class Params(_Section):
-    seed: int = 0  # 0..2**32 - 1 (SEED_MAX)
+    seed: int = 0  # 0..2**32 - 1 (SEED_MAX): the data split and the evaluation's draws (test points, noise)
+    # one training run per seed (weight init, batches, noise): reports show mean ± std over them
+    seeds: list[int] = [0, 1, 2]
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # torch.use_deterministic_algorithms(True); on CUDA also cuDNN deterministic, no benchmark, and
     # CUBLAS_WORKSPACE_CONFIG=:4096:8: same params and device, same weights
@@ -508,6 +520,17 @@ class Params(_Section):
     def _seed_range(cls, v: int) -> int:
         if not 0 <= v <= SEED_MAX:
             raise ValueError(f"must be within 0..{SEED_MAX} (2**32 - 1: scikit-learn's random_state limit)")
+        return v
+
+    @field_validator("seeds")
+    @classmethod
+    def _seed_list(cls, v: list[int]) -> list[int]:
+        if not v:
+            raise ValueError("must list at least one seed")
+        if len(set(v)) != len(v):
+            raise ValueError("must not repeat a seed (a repeated run adds no information and breaks the pairing)")
+        if bad := [s for s in v if not 0 <= s <= SEED_MAX]:
+            raise ValueError(f"{bad[0]} is outside 0..{SEED_MAX}")
         return v
 
     @field_validator("datasets")

@@ -5,6 +5,7 @@ held-out split (`scores`), its likelihood when it is a latent model
 
 from __future__ import annotations
 
+import math
 import platform
 import time
 from dataclasses import dataclass
@@ -20,7 +21,8 @@ from .data import DataMeta, Prepared, to_model_space, to_unit_interval
 from .likelihood import likelihood
 from .models import Step
 from .real_stats import RealStats
-from .records import EstimateVsW1, EvalRecord, TrainRecord
+from .convergence import TAIL, tail_trend, tolerance
+from .records import Convergence, EstimateVsW1, EvalRecord, SnapshotW1, TrainRecord
 from .registry import MODELS
 from .scores import metric_space, n_generated, sample_scores, subset
 
@@ -102,6 +104,19 @@ def estimate_vs_w1(step: Step, ckpt: dict, log_rows: list[dict], test: Tensor, m
     return traj, EstimateVsW1(key, rnd(corr.pearson), rnd(corr.spearman), corr.n, p.snapshot_samples)
 
 
+def mark_convergence(records: list[EvalRecord], rtol: float) -> None:
+    """Set each run's `convergence` (pipeline/convergence.py), the tolerance from all the seeds' final W1."""
+    finals = [r.trajectory[-1].w1 for r in records if r.ok and r.trajectory]
+    tol = tolerance(finals, rtol)
+    for r in records:
+        trend = tail_trend([t.step for t in r.trajectory], [t.w1 for t in r.trajectory], r.train_steps) \
+            if r.ok else None
+        r.convergence = Convergence(
+            converged=trend is not None and math.isfinite(tol) and trend.change < tol,
+            change=None if trend is None else round(trend.change, 6), tolerance=round(tol, 6),
+            window_from=int(math.ceil(TAIL * r.train_steps)), points=0 if trend is None else trend.points)
+
+
 # --- one model --------------------------------------------------------------------------
 
 
@@ -124,14 +139,17 @@ def _inception_net(stats: RealStats, p: EvalParams, device: torch.device):
 
 def evaluate_model(ckpt: dict, train: TrainRecord, prepared: Prepared, stats: RealStats, log_rows: list[dict],
                    p: EvalParams, seed: int, device: torch.device) -> Evaluation:
-    """Every number about one trained model, measured against the held-out split."""
+    """Every number about one trained run, measured against the held-out split.
+
+    `seed` drives the evaluation's draws (test subsets, generator noise): the same for every run, so
+    that two runs' numbers differ by what they learned and pair up across models."""
     from .train import restore
 
     t0 = time.perf_counter()
     meta = prepared.meta
     test = to_model_space(prepared.test_x, meta)
     step = restore(ckpt, device)
-    record = EvalRecord(model=train.model, dataset=meta.name, kind=meta.kind, seed=seed, status=train.status,
+    record = EvalRecord(model=train.model, dataset=meta.name, kind=meta.kind, seed=train.seed, status=train.status,
                         message=train.message, train_steps=train.steps, estimate_vs_w1=EstimateVsW1("", None, None, 0, 0),
                         device=str(device), versions=versions(), seconds=0.0)
     preview = np.zeros((0, *meta.shape), np.float32)
@@ -150,5 +168,6 @@ def evaluate_model(ckpt: dict, train: TrainRecord, prepared: Prepared, stats: Re
             x = test[subset(len(test), p.loglik.max_points, seed + 3)].to(device)
             record.likelihood = likelihood(step, x, p.loglik, seed, p.ais)
     traj, record.estimate_vs_w1 = estimate_vs_w1(step, ckpt, log_rows, test, meta, p, seed)
+    record.trajectory = [SnapshotW1(r["step"], r["w1"], r["estimate"]) for r in traj]
     record.seconds = round(time.perf_counter() - t0, 2)
     return Evaluation(record, traj, preview)

@@ -83,16 +83,19 @@ LOG_LABELS = {
 }
 
 
-def curves_figure(logs: dict[str, pd.DataFrame], notes: dict[str, str]) -> Figure:
+def curves_figure(logs: dict[str, list[pd.DataFrame]], notes: dict[str, str]) -> Figure:
     """Every logged quantity of every model against generator steps, one axis each (a rolling mean
-    over 5 log rows): rows are models, so no two quantities share a scale."""
-    cols = max(len([c for c in df.columns if c not in _NOT_CURVES]) for df in logs.values())
+    over 5 log rows), one line per seed: rows are models, so no two quantities share a scale."""
+    cols = max(len([c for c in df.columns if c not in _NOT_CURVES]) for dfs in logs.values() for df in dfs)
     fig, axes = plt.subplots(len(logs), max(cols, 1), figsize=(3.3 * max(cols, 1), 2.3 * len(logs)), squeeze=False)
-    for row, (name, df) in zip(axes, logs.items()):
-        keys = [c for c in df.columns if c not in _NOT_CURVES]
+    for row, (name, dfs) in zip(axes, logs.items()):
+        keys = [c for c in dfs[0].columns if c not in _NOT_CURVES]
         for ax, key in zip(row, keys):
-            ax.plot(df["step"], df[key].rolling(5, min_periods=1).mean(), lw=1, color=MODELS[name].color)
-            ax.set_title(f"{MODELS[name].label}" + (" (diverged)" if name in notes else ""), fontsize=9)
+            for i, df in enumerate(dfs):
+                ax.plot(df["step"], df[key].rolling(5, min_periods=1).mean(), lw=0.8, alpha=0.8,
+                        color=MODELS[name].color, ls=SEED_STYLES[i % len(SEED_STYLES)])
+            ax.set_title(f"{MODELS[name].label}, {len(dfs)} seeds" + (" (diverged)" if name in notes else ""),
+                         fontsize=9)
             ax.set_ylabel(LOG_LABELS.get(key, key), fontsize=8)
             ax.set_xlabel("generator step", fontsize=8)
             ax.tick_params(labelsize=7)
@@ -102,29 +105,61 @@ def curves_figure(logs: dict[str, pd.DataFrame], notes: dict[str, str]) -> Figur
     return fig
 
 
-def estimate_vs_w1_figure(models: dict[str, tuple[pd.DataFrame, pd.DataFrame, EstimateVsW1]]) -> Figure:
-    """For each model: its training estimate over steps with the exact W1 at the snapshots
-    (top), and the estimate at each snapshot against that W1 (bottom), r in the title.
+SEED_STYLES = ("-", "--", ":", "-.")  # one line style per seed (colour is the model's)
+SEED_MARKERS = ("o", "s", "^", "D", "v", "P")
 
-    `models[name]` = (training log, snapshot table with step/w1/estimate, the correlation record).
+
+def w1_over_training_figure(trajectories: dict[str, list[pd.DataFrame]], floor: Optional[float]) -> Figure:
+    """Exact W1 of the generator snapshots against generator steps (log scale): the mean over seeds
+    with a band of ± one std, every model on one axis (one quantity, one unit), the real-data floor."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for name, trajs in trajectories.items():
+        frames = [t for t in trajs if len(t)]
+        if not frames:
+            continue
+        g = pd.concat(frames).groupby("step")["w1"]
+        mean, std = g.mean(), g.std(ddof=1).fillna(0.0)
+        c = MODELS[name].color
+        ax.plot(mean.index, mean.values, color=c, lw=1.5, label=f"{MODELS[name].label} (n={len(frames)})")
+        ax.fill_between(mean.index, (mean - std).values, (mean + std).values, color=c, alpha=0.2, lw=0)
+    if floor:
+        ax.axhline(floor, color="black", ls=":", lw=1, label="real data vs held-out (floor, larger sample)")
+    ax.set_xscale("log")
+    ax.set_xlabel("generator step (log scale)")
+    ax.set_ylabel("exact W1 to the held-out split")
+    ax.set_title("Exact W1 during training: mean over seeds, band = ± 1 std", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def estimate_vs_w1_figure(models: dict[str, list[tuple[pd.DataFrame, pd.DataFrame, EstimateVsW1]]]) -> Figure:
+    """For each model: its training estimate over steps (one line per seed) with the exact W1 at the
+    snapshots (top), and the estimate at each snapshot against that W1, one marker per seed (bottom).
+    `models[name]` = per seed (training log, snapshot table with step/w1/estimate, the correlation record).
     """
-    fig, axes = plt.subplots(2, len(models), figsize=(4.2 * len(models), 6.4), squeeze=False)
-    for col, (name, (log, traj, corr)) in enumerate(models.items()):
-        key, label = corr.estimate, MODELS[name].estimate_label
+    fig, axes = plt.subplots(2, len(models), figsize=(4.4 * len(models), 6.8), squeeze=False)
+    for col, (name, runs) in enumerate(models.items()):
+        label = MODELS[name].estimate_label
         top, bottom = axes[0, col], axes[1, col]
-        r, rho = corr.pearson, corr.spearman
-        stats = "r, rho undefined" if r is None else f"Pearson r = {r:.2f}, Spearman rho = {rho:.2f}"
-        top.set_title(f"{MODELS[name].label}: {label}\nvs exact W1 ({stats})", fontsize=9)
-        if key in log:
-            top.plot(log["step"], log[key].rolling(10, min_periods=1).mean(), color="tab:blue", lw=1)
-        top.set_xlabel("generator step")
-        top.set_ylabel(label, color="tab:blue")
+        rhos = ", ".join("—" if c.spearman is None else f"{c.spearman:.2f}" for _, _, c in runs)
+        top.set_title(f"{MODELS[name].label}: {label}\nvs exact W1 (Spearman rho per seed: {rhos})", fontsize=9)
         right = top.twinx()
-        right.plot(traj["step"], traj["w1"], "o-", color="tab:red", ms=4)
+        for i, (log, traj, corr) in enumerate(runs):
+            ls, mk = SEED_STYLES[i % len(SEED_STYLES)], SEED_MARKERS[i % len(SEED_MARKERS)]
+            if corr.estimate in log:
+                top.plot(log["step"], log[corr.estimate].rolling(10, min_periods=1).mean(), color="tab:blue", lw=0.8,
+                         ls=ls)
+            right.plot(traj["step"], traj["w1"], color="tab:red", ms=3, marker=mk, ls=ls, lw=0.8)
+            bottom.scatter(traj["estimate"], traj["w1"], c=np.log10(traj["step"].clip(lower=1)), cmap="viridis",
+                           s=18, marker=mk, label=f"seed {i + 1}")
+        top.set_xscale("log")
+        top.set_xlabel("generator step (log scale)")
+        top.set_ylabel(label, color="tab:blue")
         right.set_ylabel("exact W1 (held-out split)", color="tab:red")
-        bottom.scatter(traj["estimate"], traj["w1"], c=traj["step"], cmap="viridis", s=25)
         bottom.set_xlabel(f"{label} at snapshot")
-        bottom.set_ylabel("exact W1 (colour: step, dark = early)")
+        bottom.set_ylabel("exact W1 (colour: log step, dark = early)")
+        bottom.legend(fontsize=7, title="marker", title_fontsize=7)
     fig.tight_layout()
     return fig
 

@@ -229,13 +229,34 @@ class EstimateVsW1(Record):
 
 
 @dataclasses.dataclass
+class SnapshotW1(Record):
+    """One generator snapshot: the exact W1 of its samples and the training log's estimate there."""
+
+    step: int
+    w1: float
+    estimate: float
+
+
+@dataclasses.dataclass
+class Convergence(Record):
+    """pipeline/convergence.py: the fitted change of the snapshots' W1 over the last third of training
+    against max(seed-to-seed std of the final W1, rtol * its mean)."""
+
+    converged: bool
+    change: Optional[float]  # None: too few snapshots in the window (or diverged)
+    tolerance: float
+    window_from: int  # first generator step of the window
+    points: int  # snapshots in the window
+
+
+@dataclasses.dataclass
 class EvalRecord(Record):
-    """evaluate -> summary, plot, report: every number about one trained model."""
+    """evaluate -> summary, plot, report: every number about one trained run (one model, one seed)."""
 
     model: str
     dataset: str
     kind: str  # "points" or "images"
-    seed: int
+    seed: int  # the training seed; the evaluation's own draws (test points, noise) use params `seed` for every run
     status: str  # "ok" or "diverged" (in training, or non-finite samples)
     message: str
     train_steps: int
@@ -246,10 +267,16 @@ class EvalRecord(Record):
     scores: Optional[SampleScores] = None  # None when diverged
     how: Optional[Measurement] = None
     likelihood: Optional[Likelihood] = None  # latent models
+    trajectory: list[SnapshotW1] = dataclasses.field(default_factory=list)
+    convergence: Optional[Convergence] = None
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def converged(self) -> bool:
+        return self.ok and self.convergence is not None and self.convergence.converged
 
     def metrics(self) -> dict[str, float]:
         """The numbers `metrics/summary.json` shows for this model (none when it diverged)."""

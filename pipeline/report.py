@@ -17,26 +17,46 @@ import yaml
 
 from .records import EvalRecord, RealRecord, SampleScores, TrainRecord
 from .registry import MODELS
+from .seedstats import Paired, Spread, paired_test, spread
 
 DASH = "—"  # not applicable to this model / data set
 
 
 @dataclass
 class ModelResult:
-    eval: EvalRecord
-    train: TrainRecord
+    """One model's runs on one data set, one per seed (same seeds, same order for every model)."""
+
+    runs: list[EvalRecord]
+    trains: list[TrainRecord]
 
     @property
     def name(self) -> str:
-        return self.eval.model
+        return self.runs[0].model
+
+    @property
+    def ok_runs(self) -> list[EvalRecord]:
+        return [r for r in self.runs if r.ok and r.scores is not None]
 
     @property
     def ok(self) -> bool:
-        return self.eval.ok
+        """At least one seed has numbers."""
+        return bool(self.ok_runs)
 
     @property
-    def scores(self) -> SampleScores:
-        return self.eval.scores
+    def eval(self) -> EvalRecord:
+        """The first run with numbers (for what every run shares: sample sizes, features, devices)."""
+        return (self.ok_runs or self.runs)[0]
+
+    def per_seed(self, key: str) -> dict[int, Optional[float]]:
+        """seed -> the metric (EvalRecord.metrics() keys), None where that run has none."""
+        return {r.seed: r.metrics().get(key) for r in self.runs}
+
+    def spread(self, key: str) -> Spread:
+        return spread(list(self.per_seed(key).values()))
+
+    @property
+    def n_converged(self) -> int:
+        return sum(r.converged for r in self.runs)
 
 
 @dataclass
@@ -46,6 +66,12 @@ class DatasetResults:
     models: list[ModelResult]
     real: RealRecord
     figures: list[str] = field(default_factory=list)  # paths relative to the report file
+    alpha: float = 0.05  # significance level of the paired tests
+    rtol: float = 0.05  # eval.converge_rtol, for the criterion's description
+
+    @property
+    def n_seeds(self) -> int:
+        return len(self.models[0].runs) if self.models else 0
 
 
 # --- formatting ------------------------------------------------------------------
@@ -71,17 +97,26 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 # --- the comparison table -------------------------------------------------------------
 
 
+def ms(sp: Spread, digits: int = 3, total: Optional[int] = None) -> str:
+    """'mean ± std', and the n behind it when fewer than `total` seeds had a value."""
+    if sp.n == 0:
+        return DASH
+    out = f"{fmt(sp.mean, digits)} ± {fmt(sp.std, 2)}" if sp.n > 1 else fmt(sp.mean, digits)
+    return out + (f" (n={sp.n})" if total is not None and sp.n < total else "")
+
+
 @dataclass(frozen=True)
 class Column:
     header: str
-    cell: Callable[[ModelResult], str]  # for a model that did not diverge
+    cell: Callable[[ModelResult], str]  # for a model with at least one run that did not diverge
     ref: Callable[[SampleScores, RealRecord], str]  # for the real-data floor and the baseline rows
     applies: Callable[[DatasetResults], bool] = lambda d: True
 
 
 def _inception_cell(r: ModelResult, notes: list[str]) -> str:
-    if r.scores.fid_inception is not None:
-        return fmt(r.scores.fid_inception)
+    sp = r.spread("fid_inception")
+    if sp.n:
+        return ms(sp, total=len(r.runs))
     reason = r.eval.how.inception.reason if r.eval.how and r.eval.how.inception else ""
     if reason not in notes:
         notes.append(reason)
@@ -92,31 +127,26 @@ LOW_ESS = 0.10  # an importance-sampled estimate with a smaller effective sample
 
 
 def _loglik_cell(r: ModelResult) -> str:
-    ll = r.eval.likelihood
-    if ll is None:
+    lls = [x.likelihood for x in r.ok_runs if x.likelihood is not None]
+    if not lls:
         return DASH
-    flag = f" (ESS {fmt(100 * ll.ess_fraction, 2)}% of K: unreliable)" if ll.ess_fraction < LOW_ESS else ""
-    return f"{fmt(ll.loglik)} ± {fmt(ll.loglik_se, 2)}{flag}"
-
-
-def _ais_cell(r: ModelResult) -> str:
-    a = r.eval.likelihood.ais if r.eval.likelihood else None
-    return f"{fmt(a.loglik)} ± {fmt(a.stderr, 2)}" if a else DASH
+    low = sum(ll.ess_fraction < LOW_ESS for ll in lls)
+    flag = f" (ESS under {fmt(100 * LOW_ESS, 2)}% of K in {low}/{len(lls)} seeds: unreliable)" if low else ""
+    return ms(r.spread("loglik"), total=len(r.runs)) + flag
 
 
 def _elbo_cell(r: ModelResult) -> str:
     """The VAE's ELBO is a bound; AVB's uses the adversary T for log q - log p and is only an estimate."""
-    ll = r.eval.likelihood
-    if ll is None:
+    if not any(x.likelihood for x in r.ok_runs):
         return DASH
-    return f"{fmt(ll.elbo)} ({MODELS[r.name].elbo_kind})"
+    return f"{ms(r.spread('elbo'), total=len(r.runs))} ({MODELS[r.name].elbo_kind})"
 
 
 def columns(notes: list[str]) -> list[Column]:
     """The table's columns; `notes` collects the reasons behind 'unavailable' cells."""
     images = lambda d: d.kind == "images"  # noqa: E731
     points = lambda d: d.kind == "points"  # noqa: E731
-    f = lambda key: (lambda r: fmt(getattr(r.scores, key)))  # noqa: E731
+    f = lambda key: (lambda r: ms(r.spread(key), total=len(r.runs)))  # noqa: E731
     g = lambda key: (lambda sc, real: fmt(getattr(sc, key)))  # noqa: E731
     return [
         Column("Inception FID", lambda r: _inception_cell(r, notes),
@@ -124,31 +154,38 @@ def columns(notes: list[str]) -> list[Column]:
         Column("domain FID", f("fid_domain"), g("fid_domain")),
         Column("W1", f("w1"), g("w1")),
         Column("sliced W1", f("w1_sliced"), g("w1_sliced")),
-        Column("modes", lambda r: f"{r.scores.modes_covered}/{r.eval.how.modes.modes_total}",
-               lambda sc, real: f"{sc.modes_covered}/{real.how.modes.modes_total}", points),
+        Column("modes", lambda r: f"{ms(r.spread('modes_covered'), 2, len(r.runs))} of {r.eval.how.modes.modes_total}",
+               lambda sc, real: f"{sc.modes_covered} of {real.how.modes.modes_total}", points),
         Column("high quality %", f("high_quality_pct"), g("high_quality_pct"), points),
         Column("mode KL", f("mode_kl"), g("mode_kl"), points),
         Column("ELBO", _elbo_cell, lambda sc, real: DASH),
-        Column("log-lik (IS) ± SE", _loglik_cell, lambda sc, real: DASH),
-        Column("log-lik (AIS) ± SE", _ais_cell, lambda sc, real: DASH,
-               lambda d: any(r.ok and r.eval.likelihood and r.eval.likelihood.ais for r in d.models)),
+        Column("log-lik (IS)", _loglik_cell, lambda sc, real: DASH),
+        Column("log-lik (AIS)", f("loglik_ais"), lambda sc, real: DASH,
+               lambda d: any(x.likelihood and x.likelihood.ais for r in d.models for x in r.ok_runs)),
     ]
 
 
 def comparison_table(d: DatasetResults) -> tuple[str, list[str]]:
-    """Markdown table (rows: models and the real-data floor) and its footnotes."""
+    """Markdown table (rows: models and the real-data floor) and its footnotes. Model cells are
+    mean ± std over the seeds."""
     notes: list[str] = []
     cols = [c for c in columns(notes) if c.applies(d)]
-    header = ["model", *[c.header for c in cols], "train time (s)", "steps"]
+    header = ["model", *[c.header for c in cols], "converged", "train time (s)", "steps"]
     rows = []
     for r in d.models:
-        train = [fmt(r.train.seconds, 3), str(r.train.steps)]
+        n = len(r.runs)
+        train = [f"{r.n_converged}/{n}", ms(spread([t.seconds for t in r.trains]), 3),
+                 "/".join(sorted({str(t.steps) for t in r.trains}))]
+        diverged = n - len(r.ok_runs)
         if r.ok:
-            rows.append([r.name, *[c.cell(r) for c in cols], *train])
+            label = r.name + (f" (**{diverged} of {n} seeds diverged**)" if diverged else "")
+            rows.append([label, *[c.cell(r) for c in cols], *train])
         else:
-            rows.append([f"{r.name} (**diverged**)", *["diverged" for _ in cols], *train])
-    rows.append(["real data: training split vs held-out", *[c.ref(d.real.floor, d.real) for c in cols], DASH, DASH])
-    rows += [[f"baseline: {name}", *[c.ref(sc, d.real) for c in cols], DASH, DASH] for name, sc in d.real.baselines.items()]
+            rows.append([f"{r.name} (**diverged in every seed**)", *["diverged" for _ in cols], *train])
+    rows.append(["real data: training split vs held-out", *[c.ref(d.real.floor, d.real) for c in cols],
+                 DASH, DASH, DASH])
+    rows += [[f"baseline: {name}", *[c.ref(sc, d.real) for c in cols], DASH, DASH, DASH]
+             for name, sc in d.real.baselines.items()]
     return _table(header, rows), notes
 
 
@@ -157,9 +194,97 @@ def comparison_table(d: DatasetResults) -> tuple[str, list[str]]:
 METRIC_NAMES = {"w1": "W1", "w1_sliced": "sliced W1", "fid_domain": "domain FID", "fid_inception": "Inception FID"}
 
 
-def _ranked(d: DatasetResults, key: str) -> list[tuple[str, float]]:
-    vals = [(r.name, getattr(r.scores, key)) for r in d.models if r.ok]
-    return sorted([(n, v) for n, v in vals if v is not None and math.isfinite(v)], key=lambda t: t[1])
+def _ranked(d: DatasetResults, key: str) -> list[tuple[ModelResult, Spread]]:
+    """Models by their mean over seeds, lowest first."""
+    vals = [(r, r.spread(key)) for r in d.models if r.ok]
+    return sorted([(r, sp) for r, sp in vals if sp.n], key=lambda t: t[1].mean)
+
+
+def _test_words(p: Paired) -> str:
+    if p.p is None:
+        return f"paired t-test over {p.n} seeds undefined"
+    return f"paired t-test over {p.n} seeds, p = {fmt(p.p, 2)}"
+
+
+def _versus(best: ModelResult, others: list[ModelResult], key: str, alpha: float, lower: bool = True) -> str:
+    """Which of `others` the best model is separated from by a paired test, and which not."""
+    won, tied = [], []
+    for o in others:
+        p = paired_test(best.per_seed(key), o.per_seed(key))
+        (won if p.separates(alpha) and (p.mean_diff < 0) == lower else tied).append(f"{o.name} ({_test_words(p)})")
+    out = []
+    if won:
+        out.append(f"{'lower' if lower else 'higher'} than {', '.join(won)}")
+    if tied:
+        out.append(f"not distinguishable at alpha = {fmt(alpha)} from {', '.join(tied)}")
+    return "; ".join(out)
+
+
+def _rankings(d: DatasetResults) -> list[str]:
+    """The lowest model on each distance, tested against every other, and against the floor."""
+    out, orders = [], {}
+    for key, label in METRIC_NAMES.items():
+        ranked = _ranked(d, key)
+        if len(ranked) < 2:
+            continue
+        orders[key] = [r.name for r, _ in ranked]
+        (best, bv) = ranked[0]
+        line = (f"Lowest mean {label}: {best.name} ({ms(bv)} over {bv.n} seeds); it is "
+                + _versus(best, [r for r, _ in ranked[1:]], key, d.alpha))
+        fl = getattr(d.real.floor, key)
+        if fl:
+            line += f". The real-data floor is {fmt(fl)}: {best.name} is at {fmt(bv.mean / fl, 2)}x the floor"
+        out.append(line + ".")
+    if "w1" in orders:
+        same = [METRIC_NAMES[k] for k in orders if k != "w1" and orders[k] == orders["w1"]]
+        if same:
+            out.append(f"By their means, {', '.join(same)} rank{'s' if len(same) == 1 else ''} the models as W1 does "
+                       f"({' < '.join(orders['w1'])}).")
+        for k in [k for k in orders if k != "w1" and orders[k] != orders["w1"]]:
+            out.append(f"By their means, {METRIC_NAMES[k]} ranks them {' < '.join(orders[k])}, unlike W1 "
+                       f"({' < '.join(orders['w1'])}).")
+    return out
+
+
+def _modes(d: DatasetResults) -> list[str]:
+    ok = [r for r in d.models if r.ok]
+    if d.kind != "points" or not ok:
+        return []
+    total = d.real.how.modes.modes_total
+    parts = []
+    for r in ok:
+        every = sum(x.scores.modes_covered == total for x in r.ok_runs)
+        parts.append(f"{r.name} covers all {total} in {every} of {len(r.runs)} seeds "
+                     f"({ms(r.spread('high_quality_pct'))}% high quality)")
+    out = [f"Modes: {'; '.join(parts)}. The real training split: {d.real.floor.modes_covered}/{total}, "
+           f"{fmt(d.real.floor.high_quality_pct)}% high quality."]
+    for name, b in d.real.baselines.items():
+        below = [r.name for r in ok if r.spread("high_quality_pct").mean <= b.high_quality_pct]
+        out.append(f"A generator {name} covers {b.modes_covered}/{total} modes with {fmt(b.high_quality_pct)}% high "
+                   f"quality without learning any mode"
+                   + (f"; {', '.join(below)} {'is' if len(below) == 1 else 'are'} not above it in mean "
+                      "high-quality share." if below else "; every model is above it in mean high-quality share."))
+    return out
+
+
+def _estimates(d: DatasetResults) -> list[str]:
+    out = []
+    for r in d.models:
+        if MODELS[r.name].latent:
+            continue
+        what = MODELS[r.name].estimate_label
+        if not r.ok:
+            continue  # diverged in every seed: no numbers
+        rho = [x.estimate_vs_w1.spearman for x in r.ok_runs]
+        sp = spread(rho)
+        if not sp.n:
+            out.append(f"{r.name}'s {what} against the exact W1: undefined in every seed.")
+            continue
+        snaps = sorted({x.estimate_vs_w1.snapshots for x in r.ok_runs})
+        per = ", ".join(DASH if v is None else f"{v:.2f}" for v in rho)
+        out.append(f"{r.name}'s {what} and the exact W1 over {'/'.join(map(str, snaps))} snapshots per seed "
+                   f"{_strength(sp.mean)}: Spearman rho {ms(sp, 2)} (per seed: {per}).")
+    return out
 
 
 def _strength(r: float) -> str:
@@ -172,100 +297,54 @@ def _strength(r: float) -> str:
     return "move in opposite directions"
 
 
-def _rankings(d: DatasetResults) -> list[str]:
-    """Lowest and highest model on each distance, against the floor; where rankings agree."""
-    out, orders = [], {}
-    for key, label in METRIC_NAMES.items():
-        ranked = _ranked(d, key)
-        if len(ranked) < 2:
-            continue
-        orders[key] = [n for n, _ in ranked]
-        (best, bv), (worst, wv) = ranked[0], ranked[-1]
-        line = f"Lowest {label}: {best} ({fmt(bv)}); highest: {worst} ({fmt(wv)})"
-        fl = getattr(d.real.floor, key)
-        if fl:
-            line += f". The real-data floor is {fmt(fl)}, so {best} is at {fmt(bv / fl, 2)}x the floor"
-        out.append(line + ".")
-    if "w1" in orders:
-        same = [METRIC_NAMES[k] for k in orders if k != "w1" and orders[k] == orders["w1"]]
-        if same:
-            out.append(f"{', '.join(same)} rank{'s' if len(same) == 1 else ''} the models as W1 does "
-                       f"({' < '.join(orders['w1'])}).")
-        for k in [k for k in orders if k != "w1" and orders[k] != orders["w1"]]:
-            out.append(f"{METRIC_NAMES[k]} ranks them {' < '.join(orders[k])}, unlike W1 "
-                       f"({' < '.join(orders['w1'])}).")
-    return out
-
-
-def _modes(d: DatasetResults) -> list[str]:
-    ok = [r for r in d.models if r.ok]
-    if d.kind != "points" or not ok:
-        return []
-    total = d.real.how.modes.modes_total
-    parts = ", ".join(f"{r.name} {r.scores.modes_covered}/{total} ({fmt(r.scores.high_quality_pct)}% high quality)"
-                      for r in ok)
-    full = [r.name for r in ok if r.scores.modes_covered == total]
-    verdict = (f"{', '.join(full)} cover{'s' if len(full) == 1 else ''} every mode" if full
-               else "no model covers every mode")
-    out = [f"Modes covered: {parts}; {verdict} (the real training split: {d.real.floor.modes_covered}/{total}, "
-           f"{fmt(d.real.floor.high_quality_pct)}%)."]
-    for name, b in d.real.baselines.items():
-        below = [r.name for r in ok if r.scores.high_quality_pct <= b.high_quality_pct]
-        out.append(f"A generator {name} covers {b.modes_covered}/{total} modes with {fmt(b.high_quality_pct)}% high "
-                   f"quality without learning any mode"
-                   + (f"; {', '.join(below)} {'is' if len(below) == 1 else 'are'} not above it in high-quality share."
-                      if below else "; every model is above it in high-quality share."))
-    return out
-
-
-def _estimates(d: DatasetResults) -> list[str]:
-    out = []
-    for r in d.models:
-        if MODELS[r.name].latent:
-            continue
-        e, what = r.eval.estimate_vs_w1, MODELS[r.name].estimate_label
-        if e.pearson is None:
-            out.append(f"{r.name}'s {what} against the exact W1: undefined ({e.snapshots} usable snapshots).")
-            continue
-        out.append(f"{r.name}'s {what} and the exact W1 over {e.snapshots} snapshots {_strength(e.pearson)} "
-                   f"(Pearson r = {e.pearson:.2f}, Spearman rho = {e.spearman:.2f}).")
-    return out
-
-
 def _likelihoods(d: DatasetResults) -> list[str]:
-    """Importance-sampled log-likelihoods side by side, and each model's ELBO against its own estimate."""
+    """Log-likelihoods paired over seeds (same test points), and each model's ELBO against its own."""
     out = []
-    lik = [r for r in d.models if r.ok and r.eval.likelihood is not None]
+    lik = [r for r in d.models if r.ok and r.spread("loglik").n]
+    key = "loglik_ais" if all(r.spread("loglik_ais").n for r in lik) else "loglik"
+    what = "AIS" if key == "loglik_ais" else "importance-sampled"
     if len(lik) == 2:
-        a, b = sorted(lik, key=lambda r: -r.eval.likelihood.loglik)
-        la, lb = a.eval.likelihood, b.eval.likelihood
-        diff, se = la.loglik - lb.loglik, math.hypot(la.loglik_se, lb.loglik_se)
-        out.append(f"Importance-sampled log-likelihood: {a.name} is higher than {b.name} by {fmt(diff)} nats "
-                   f"(unpaired standard error of the difference over test points: {fmt(se, 2)}; it ignores the "
-                   "importance-sampling bias, so this is not a verdict).")
+        a, b = sorted(lik, key=lambda r: -r.spread(key).mean)
+        p = paired_test(a.per_seed(key), b.per_seed(key))
+        verdict = (f"{a.name} is higher than {b.name}" if p.separates(d.alpha) and p.mean_diff > 0 else
+                   f"{a.name} and {b.name} are not distinguishable at alpha = {fmt(d.alpha)} with {p.n} seeds")
+        out.append(f"{what.capitalize()} log-likelihood, paired over seeds on the same test points: {verdict} "
+                   f"(difference {fmt(p.mean_diff)} ± {fmt(p.std_diff, 2)} nats, {_test_words(p)}).")
     for r in lik:
-        ll = r.eval.likelihood
-        gap = ll.elbo - ll.loglik
-        ess = f"; the proposal's effective sample size was {fmt(100 * ll.ess_fraction, 2)}% of K = {ll.samples}"
+        gap = spread([x.likelihood.elbo - x.metrics().get(key, float("nan")) for x in r.ok_runs if x.likelihood])
+        ess = spread([x.likelihood.ess_fraction * 100 for x in r.ok_runs if x.likelihood])
         kind = "a lower bound (analytic KL)" if MODELS[r.name].elbo_kind == "bound" else \
             "an estimate (the adversary T stands in for log q(z|x) - log p(z)), not a bound"
-        if gap > 2 * ll.loglik_se:
-            out.append(f"{r.name}'s ELBO, {kind}, exceeds its importance-sampled log-likelihood by {fmt(gap)} "
-                       f"nats{ess}.")
-        else:
-            out.append(f"{r.name}'s ELBO, {kind}, is {fmt(-gap)} nats below its importance-sampled "
-                       f"log-likelihood{ess}.")
+        side = f"exceeds its {what} log-likelihood by {ms(gap)} nats" if gap.mean > 0 else \
+            f"is {ms(Spread(-gap.mean, gap.std, gap.n))} nats below its {what} log-likelihood"
+        out.append(f"{r.name}'s ELBO, {kind}, {side}; the importance sampler's effective sample size was "
+                   f"{ms(ess, 2)}% of K.")
+    return out
+
+
+def _convergence(d: DatasetResults) -> list[str]:
+    parts = [f"{r.name} {r.n_converged}/{len(r.runs)}" for r in d.models]
+    out = [f"Converged (the criterion under How it was measured): {', '.join(parts)}."]
+    for r in d.models:
+        for x in r.runs:
+            c = x.convergence
+            if x.ok and c is not None and not c.converged:
+                change = "too few snapshots to fit" if c.change is None else f"W1 moved by {fmt(c.change)}"
+                out.append(f"**{r.name} seed {x.seed} did not converge**: over generator steps {c.window_from}-"
+                           f"{x.train_steps} {change} (tolerance {fmt(c.tolerance)}); its numbers measure the step "
+                           "budget as much as the method.")
     return out
 
 
 def reading(d: DatasetResults) -> list[str]:
     """Bullet points computed from the numbers (lower is better for every distance)."""
-    out = [f"{r.name} diverged after {r.eval.train_steps} generator steps ({r.eval.message or 'no message'}); "
-           "it has no metrics." for r in d.models if not r.ok]
-    out += _rankings(d) + _modes(d) + _estimates(d) + _likelihoods(d)
-    times = sorted((r.train.seconds, r.name) for r in d.models)
-    if len(times) >= 2:
-        out.append(f"Training took {fmt(times[0][0])} s ({times[0][1]}) to {fmt(times[-1][0])} s ({times[-1][1]}).")
+    out = [f"{r.name} seed {x.seed} diverged after {x.train_steps} generator steps ({x.message or 'no message'}); "
+           "it has no metrics and is left out of the means." for r in d.models for x in r.runs if not x.ok]
+    out += _convergence(d) + _rankings(d) + _modes(d) + _estimates(d) + _likelihoods(d)
+    times = sorted((spread([t.seconds for t in r.trains if t.ok]).mean, r.name) for r in d.models if r.ok)
+    if len(times) >= 2 and times[0][0] != times[-1][0]:
+        out.append(f"Training took {fmt(times[0][0])} s ({times[0][1]}) to {fmt(times[-1][0])} s ({times[-1][1]}) "
+                   "per seed, on average.")
     return out
 
 
@@ -307,6 +386,18 @@ def _how_measured(d: DatasetResults) -> list[str]:
                              f"points, {a.chains} chains, {a.steps} annealing steps of {a.leapfrog}-step HMC, "
                              f"acceptance {fmt(100 * a.acceptance, 2)}%, final effective sample size "
                              f"{fmt(100 * a.ess_fraction, 2)}% of the chains; a stochastic lower bound on log p(x).")
+    lines += [
+        f"- Seeds: every model is trained once per seed ({', '.join(str(x.seed) for x in d.models[0].runs)}); "
+        "a cell is the mean ± sample standard deviation over the seeds (n = the seeds with a value when some "
+        "diverged). Every run is evaluated on the same held-out points with the same generator noise, so the "
+        "runs of two models at one seed form a pair.",
+        f"- A model is called better than another only when a two-sided paired t-test over the seeds separates "
+        f"them at alpha = {fmt(d.alpha)}; otherwise the text says they are not distinguishable. With n seeds the "
+        "test has n - 1 degrees of freedom.",
+        "- Converged: over the last third of a run's generator steps, the least-squares line through its "
+        "snapshots' exact W1 changes by less than max(the seed-to-seed std of the final snapshot's W1, "
+        f"{fmt(d.rtol)} x their mean) (pipeline/convergence.py).",
+    ]
     e = next((r.eval.estimate_vs_w1 for r in d.models if r.eval.estimate_vs_w1.n_samples), None)
     if e:
         lines.append(f"- During training: exact W1 of {e.n_samples} samples of each generator snapshot "
@@ -323,8 +414,8 @@ def _environment(d: DatasetResults) -> list[str]:
     for r in d.models:
         for k, v in r.eval.versions.items():
             versions.setdefault(k, set()).add(v)
-    lines = [f"- Training device: {distinct(r.train.device for r in d.models)}; "
-             f"evaluation device: {distinct(r.eval.device for r in d.models)}."]
+    lines = [f"- Training device: {distinct(t.device for r in d.models for t in r.trains)}; "
+             f"evaluation device: {distinct(x.device for r in d.models for x in r.runs)}."]
     lines += [f"- {k}: {', '.join(sorted(v))}" for k, v in sorted(versions.items())]
     return lines
 
@@ -333,7 +424,7 @@ def render_dataset(d: DatasetResults, params: dict) -> str:
     """One data set's report: table, reading, figures, how it was measured, params, environment."""
     table, notes = comparison_table(d)
     parts = [f"# {d.name}: GAN vs WGAN vs AVB (and a VAE baseline)", "",
-             "Lower is better for every distance (FID, W1); higher for modes, high-quality share, ELBO and "
+             f"Every model cell is the mean ± std over {d.n_seeds} seeds. Lower is better for every distance (FID, W1); higher for modes, high-quality share, ELBO and "
              "log-likelihood. The real-data row is real data against real data: the best a generator can score "
              "with these sample sizes. A baseline row is a generator that knows the data's support but learned "
              "nothing else: what a score is worth without learning the modes.", "", table, ""]
@@ -354,13 +445,17 @@ def render_index(results: list[DatasetResults], links: dict[str, str]) -> str:
         cells = [f"[{d.name}]({links[d.name]})"]
         for key in ("w1", "fid_domain"):
             ranked = _ranked(d, key)
-            cells.append(f"{ranked[0][0]} ({fmt(ranked[0][1])})" if ranked else DASH)
-        div = [r.name for r in d.models if not r.ok]
+            cells.append(f"{ranked[0][0].name} ({ms(ranked[0][1])})" if ranked else DASH)
+        div = [f"{r.name} seed {x.seed}" for r in d.models for x in r.runs if not x.ok]
         cells.append(", ".join(div) or "none")
+        cells.append(", ".join(f"{r.name} {r.n_converged}/{len(r.runs)}" for r in d.models
+                               if r.n_converged < len(r.runs)) or "all")
         rows.append(cells)
     return "\n".join([
         "# Reports", "",
         "Each data set's report holds the comparison table, a reading computed from it, the figures, "
         "the params and the versions that produced them.", "",
-        _table(["data set", "lowest W1", "lowest domain FID", "diverged"], rows), "",
+        _table(["data set", "lowest mean W1", "lowest mean domain FID", "diverged runs", "not converged (seeds)"],
+               rows), "",
+        "Lowest by the mean over seeds; whether that lead is more than seed-to-seed noise is in each report.", "",
     ])

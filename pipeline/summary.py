@@ -1,7 +1,11 @@
 """metrics/summary.json: the one DVC metrics file, numbers only.
 
-Nested as {dataset: {model: {metric: value}, "real": {...}}, "theory": {part: {...}}},
-which `dvc exp show` flattens to columns such as `ring8.wgan.w1`. Descriptions
+Nested as {dataset: {model: {metric: {mean, std, n}, "converged": share}, "real": {...}},
+"theory": {part: {...}}}, which `dvc exp show` flattens to columns such as
+`ring8.wgan.w1.mean`: mean and sample std over the seeds in params `seeds`, n the
+seeds with a finite value (a diverged run has none); `converged` is the share of
+seeds whose run converged (pipeline/convergence.py). Per-seed values stay in the
+evaluation records. Descriptions
 (devices, versions, timings, sample counts) stay in the records beside it, so
 a rerun that changes nothing leaves this file, and `dvc exp show --only-changed`, quiet.
 """
@@ -12,6 +16,7 @@ import math
 from typing import Iterable, Optional
 
 from .records import EvalRecord, RealRecord
+from .seedstats import spread
 
 # The numbers a comparison is read on; the rest stays in the records and the reports.
 HEADLINE = ("w1", "fid_domain", "fid_inception", "modes_covered", "high_quality_pct", "mode_kl", "loglik", "loglik_ais",
@@ -27,14 +32,33 @@ def _clean(d: dict) -> dict:
     return out
 
 
+def _g(v: float) -> float:
+    return float(f"{v:.6g}")
+
+
+def over_seeds(runs: list[EvalRecord]) -> dict:
+    """{metric: {mean, std, n}} over one model's runs (one per seed), and `converged` (the share)."""
+    per_seed = [_clean(r.metrics()) for r in runs]
+    out: dict = {}
+    for key in HEADLINE:
+        sp = spread([m.get(key) for m in per_seed])
+        if sp.n:
+            out[key] = {"mean": _g(sp.mean), "std": _g(sp.std), "n": sp.n}
+    out["converged"] = _g(sum(r.converged for r in runs) / len(runs)) if runs else 0.0
+    return out
+
+
 def summary(evals: Iterable[EvalRecord], reals: Iterable[RealRecord],
             theory: Optional[dict[str, dict]] = None) -> dict:
-    """Every data set's models and real-data floor, and the theory parts' headline numbers."""
+    """Every data set's models (over seeds) and real-data floor, and the theory parts' headline numbers."""
     out: dict = {}
     for r in reals:
         out.setdefault(r.dataset, {})["real"] = _clean(r.floor.metrics())
+    runs: dict[tuple[str, str], list[EvalRecord]] = {}
     for e in evals:
-        out.setdefault(e.dataset, {})[e.model] = _clean(e.metrics())
+        runs.setdefault((e.dataset, e.model), []).append(e)
+    for (ds, model), rs in runs.items():
+        out.setdefault(ds, {})[model] = over_seeds(rs)
     if theory:
         out["theory"] = {part: {k: v for k, v in m.items() if v is not None and math.isfinite(v)}
                          for part, m in theory.items()}

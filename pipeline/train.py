@@ -69,6 +69,15 @@ def spaced_steps(total: int, n: int, log: bool = False, first: int = 1) -> list[
     return sorted({max(1, round(total * (i + 1) / n)) for i in range(n)})
 
 
+def snapshot_steps(total: int, n_log: int, n_tail: int) -> list[int]:
+    """Generator steps to snapshot: `n_log` log-spaced from step 10 (the estimate-vs-W1 claim is about the
+    whole run, and most change is early) and `n_tail` evenly over the last third (the convergence check
+    fits a line through those: pipeline/convergence.py). The last step is always one of them."""
+    tail = [round(total * (2 / 3 + i / (3 * (n_tail - 1)))) for i in range(n_tail)] if n_tail > 1 else []
+    return sorted(set(spaced_steps(total, n_log, log=True, first=10)) | {max(1, t) for t in tail}
+                  | ({total} if n_log or n_tail else set()))
+
+
 class _LogRows:
     """Losses since the last log row, kept as tensors so the loop never waits on `.item()`; at each
     row they are checked for NaN/inf (so a divergence is pinned to its exact step) and averaged.
@@ -173,16 +182,19 @@ def fit(
     *,
     log_every: int = 10,
     n_snapshots: int = 0,
+    snapshot_at: Optional[list[int]] = None,
     seed: int = 0,
     start: int = 0,
     progress: bool = True,
     desc: Optional[str] = None,
+    position: int = 0,
     checkpoint_every: int = 0,
     on_checkpoint: Optional[Callable[[dict], None]] = None,
     resume: Optional[dict] = None,
 ) -> TrainResult:
     """Train `step` for `steps` outer updates on `data` (already on the training device).
 
+    `n_snapshots`: evenly spaced generator snapshots; `snapshot_at`: these steps instead.
     `start`: generator steps the step object has already done (a run continued in chunks), so
     that its schedule, `inner_count`, goes on where it stopped; the log still counts from 1.
     `on_checkpoint(state)`: called about every `checkpoint_every` generator steps (not after the
@@ -193,11 +205,11 @@ def fit(
     gen = torch.Generator(device=data.device).manual_seed(seed)
     torch.manual_seed(seed)
     sample = BatchSampler(data, step.batch_size, gen)
-    snap_at = set(spaced_steps(steps, n_snapshots))
+    snap_at = set(spaced_steps(steps, n_snapshots) if snapshot_at is None else snapshot_at)
     step.train()
     run = _Run() if resume is None else _restored(resume, step, sample, data.device)
     good, good_at = _finite_copy(step), (run.done, run.inner)  # what a divergence rolls back to
-    bar = tqdm(total=steps, initial=run.done, desc=desc or step.name, disable=not progress, mininterval=1.0,
+    bar = tqdm(total=steps, initial=run.done, desc=desc or step.name, disable=not progress, mininterval=1.0, position=position,
                file=sys.stderr)
     t0 = time.perf_counter()
     log, error = _LogRows(), None

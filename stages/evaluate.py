@@ -25,41 +25,59 @@ def main(
     model: Annotated[Model, typer.Argument(help="Which trained model to evaluate.")],
     dataset: Annotated[Dataset, typer.Option(help="Prepared data set it was trained on.")],
 ) -> None:
-    """Evaluate MODEL on DATASET against the cached real statistics.
+    """Evaluate every seed's run of MODEL on DATASET against the cached real statistics.
 
-    Writes metrics/eval/DATASET/MODEL.json (an EvalRecord: every number and how
-    it was made), MODEL_w1.csv (exact W1 at the generator snapshots next to the
-    training log's own estimate) and data/samples/DATASET/MODEL.npy (a few
-    samples for the figures).
+    Writes metrics/eval/DATASET/MODEL/seed<k>.json (an EvalRecord per seed:
+    every number, how it was made, the exact W1 at the generator snapshots and
+    whether the run converged), MODEL_w1.csv (the snapshots' W1 and the training
+    estimate, mean and std over seeds, for `dvc plots`) and
+    data/samples/DATASET/MODEL.npy (samples of the first seed, for the figures).
     """
     import pandas as pd
 
     from pipeline import data as data_lib
     from pipeline import io
     from pipeline.config import ParamsError, resolve_device
-    from pipeline.evaluate import evaluate_model
+    from pipeline.evaluate import evaluate_model, mark_convergence
     from pipeline.metrics import SampleSizeError
     from pipeline.real_stats import RealStats
     from pipeline.records import RecordError, TrainRecord
 
     params = params_or_exit()
     ds, m = dataset.value, model.value
+    results = []
     try:
         device = resolve_device(params.device)
         one_thread_on_cpu(device)
         prepared = data_lib.load_prepared(prepared_dir(ds))
-        for need in (checkpoint_path(ds, m), real_stats_path(ds), log_path(ds, m)):
-            if not need.exists():
-                raise FileNotFoundError(f"{need} is missing (run `dvc repro` for the stages before evaluate)")
-        train = TrainRecord.read(train_record_path(ds, m))
-        ckpt = io.load_torch(checkpoint_path(ds, m))
         stats = RealStats.from_state(io.load_torch(real_stats_path(ds)))
-        rows = pd.read_csv(log_path(ds, m)).to_dict("records")
-        result = evaluate_model(ckpt, train, prepared, stats, rows, params.eval, params.seed, device)
+        for seed in params.seeds:
+            for need in (checkpoint_path(ds, m, seed), log_path(ds, m, seed), train_record_path(ds, m, seed)):
+                if not need.exists():
+                    raise FileNotFoundError(f"{need} is missing (run `dvc repro` for the stages before evaluate)")
+            train = TrainRecord.read(train_record_path(ds, m, seed))
+            ckpt = io.load_torch(checkpoint_path(ds, m, seed))
+            rows = pd.read_csv(log_path(ds, m, seed)).to_dict("records")
+            results.append(evaluate_model(ckpt, train, prepared, stats, rows, params.eval, params.seed, device))
+            info(f"evaluate {m}/{ds} seed {seed} in {results[-1].record.seconds}s: {results[-1].record.metrics()}")
     except (ParamsError, data_lib.DataError, SampleSizeError, FileNotFoundError, RecordError) as e:
         raise fail(str(e)) from None
-    result.record.write(eval_record_path(ds, m))
-    columns = ["step", "w1", "estimate"]
-    io.write_text(eval_trajectory_path(ds, m), pd.DataFrame(result.trajectory, columns=columns).to_csv(index=False))
-    io.write_npy(samples_path(ds, m), result.preview)
-    info(f"evaluate {m}/{ds} in {result.record.seconds}s: {result.record.metrics()}")
+    records = [r.record for r in results]
+    mark_convergence(records, params.eval.converge_rtol)
+    for r in records:
+        r.write(eval_record_path(ds, m, r.seed))
+    io.write_text(eval_trajectory_path(ds, m), _mean_trajectory(records).to_csv(index=False))
+    io.write_npy(samples_path(ds, m), results[0].preview)
+    info(f"evaluate {m}/{ds}: converged in {sum(r.converged for r in records)}/{len(records)} seeds")
+
+
+def _mean_trajectory(records):
+    """step, w1 and estimate: mean and std over the seeds that reached each snapshot."""
+    import pandas as pd
+
+    rows = [{"step": t.step, "w1": t.w1, "estimate": t.estimate} for r in records for t in r.trajectory]
+    frame = pd.DataFrame(rows, columns=["step", "w1", "estimate"])
+    g = frame.groupby("step")
+    out = pd.DataFrame({"w1": g.w1.mean(), "w1_std": g.w1.std(ddof=1), "estimate": g.estimate.mean(),
+                        "estimate_std": g.estimate.std(ddof=1), "seeds": g.w1.count()}).reset_index()
+    return out.round(6)

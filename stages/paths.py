@@ -2,16 +2,16 @@
 
     data/sources/<ds>.json         sources      -> prepare (reruns it when files under data.root change)
     data/prepared/<ds>/            prepare      -> train, real_stats, evaluate, plot
-    models/<ds>/<model>.pt         train        -> evaluate
-    logs/<ds>/<model>.csv          train        -> evaluate, plot (DVC plots)
-    metrics/train/<ds>/<model>.json   TrainRecord     train    -> evaluate, report
-    .resume/<ds>/<model>.pt        train        -> train after a kill (not a DVC output: DVC deletes those
+    models/<ds>/<model>/seed<k>.pt train        -> evaluate          (one file per seed in params `seeds`)
+    logs/<ds>/<model>/seed<k>.csv  train        -> evaluate, plot
+    metrics/train/<ds>/<model>/seed<k>.json   TrainRecord     train    -> evaluate, report
+    .resume/<ds>/<model>/seed<k>.pt   train     -> train after a kill (not a DVC output: DVC deletes those
                                                    before it reruns a stage; git- and dvc-ignored)
     data/real_stats/<ds>/stats.pt  real_stats   -> evaluate
     metrics/real/<ds>.json         RealRecord   real_stats -> summary, report
-    metrics/eval/<ds>/<model>.json EvalRecord   evaluate -> summary, plot, report
-    metrics/eval/<ds>/<model>_w1.csv            evaluate -> plot (DVC plots)
-    data/samples/<ds>/<model>.npy  evaluate     -> plot
+    metrics/eval/<ds>/<model>/seed<k>.json EvalRecord   evaluate -> summary, plot, report
+    metrics/eval/<ds>/<model>_w1.csv            evaluate -> DVC plots (W1 and estimate, mean over seeds)
+    data/samples/<ds>/<model>.npy  evaluate     -> plot (the first seed's samples)
     metrics/theory/<part>.json     theory records  theory <part> -> summary, theory report
     metrics/summary.json           summary      (the one DVC metrics file)
     reports/theory/<part>/*.png    theory <part>   -> theory report
@@ -28,7 +28,7 @@ METRICS = Path("metrics")
 REPORTS = Path("reports")
 SUMMARY = METRICS / "summary.json"
 FIGURES = REPORTS / "figures"  # per data set: FIGURE_NAMES
-FIGURE_NAMES = ("samples", "curves", "estimate_vs_w1")  # what the plot stage draws, in report order
+FIGURE_NAMES = ("samples", "w1_over_training", "curves", "estimate_vs_w1")  # what the plot stage draws, in report order
 RESULTS = REPORTS / "results"
 INDEX = REPORTS / "index.md"
 THEORY_FIGURES = REPORTS / "theory"
@@ -44,21 +44,25 @@ def prepared_dir(dataset: str) -> Path:
     return Path("data/prepared") / dataset
 
 
-def checkpoint_path(dataset: str, model: str) -> Path:
-    return Path("models") / dataset / f"{model}.pt"
+def seed_file(seed: int, suffix: str) -> str:
+    return f"seed{seed}{suffix}"
 
 
-def log_path(dataset: str, model: str) -> Path:
-    return Path("logs") / dataset / f"{model}.csv"
+def checkpoint_path(dataset: str, model: str, seed: int) -> Path:
+    return Path("models") / dataset / model / seed_file(seed, ".pt")
 
 
-def train_record_path(dataset: str, model: str) -> Path:
-    return METRICS / "train" / dataset / f"{model}.json"
+def log_path(dataset: str, model: str, seed: int) -> Path:
+    return Path("logs") / dataset / model / seed_file(seed, ".csv")
 
 
-def resume_path(dataset: str, model: str) -> Path:
+def train_record_path(dataset: str, model: str, seed: int) -> Path:
+    return METRICS / "train" / dataset / model / seed_file(seed, ".json")
+
+
+def resume_path(dataset: str, model: str, seed: int) -> Path:
     """The training state a killed `train` goes on from; deleted once the stage's outputs are written."""
-    return Path(".resume") / dataset / f"{model}.pt"
+    return Path(".resume") / dataset / model / seed_file(seed, ".pt")
 
 
 def real_stats_path(dataset: str) -> Path:
@@ -69,8 +73,8 @@ def real_record_path(dataset: str) -> Path:
     return METRICS / "real" / f"{dataset}.json"
 
 
-def eval_record_path(dataset: str, model: str) -> Path:
-    return METRICS / "eval" / dataset / f"{model}.json"
+def eval_record_path(dataset: str, model: str, seed: int) -> Path:
+    return METRICS / "eval" / dataset / model / seed_file(seed, ".json")
 
 
 def eval_trajectory_path(dataset: str, model: str) -> Path:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from .common import info, params_or_exit
-from .paths import eval_record_path, eval_trajectory_path, figure_path, log_path, prepared_dir, samples_path
+from .paths import eval_record_path, figure_path, log_path, prepared_dir, real_record_path, samples_path
 
 
 def main() -> None:
-    """Draw reports/figures/DATASET/{samples,curves,estimate_vs_w1}.png for every data set in params.
+    """Draw reports/figures/DATASET/{samples,curves,w1_over_training,estimate_vs_w1}.png for every data set.
 
     Reads only other stages' outputs: the evaluation's samples, records and
     snapshot tables, and the training logs.
@@ -17,15 +17,17 @@ def main() -> None:
 
     from pipeline import data as data_lib
     from pipeline import io, plots
-    from pipeline.records import EvalRecord
+    from pipeline.records import EvalRecord, RealRecord
     from pipeline.registry import MODELS
 
     params = params_or_exit()
     for ds in params.datasets:
         prepared = data_lib.load_prepared(prepared_dir(ds))
         meta = prepared.meta
-        records = {m: EvalRecord.read(eval_record_path(ds, m)) for m in MODELS}
-        notes = {m: f"diverged after {r.train_steps} steps\n{r.message}" for m, r in records.items() if not r.ok}
+        records = {m: [EvalRecord.read(eval_record_path(ds, m, s)) for s in params.seeds] for m in MODELS}
+        first = {m: rs[0] for m, rs in records.items()}  # the samples panel shows the first seed's run
+        notes = {m: f"seed {r.seed} diverged after {r.train_steps} steps\n{r.message}" for m, r in first.items()
+                 if not r.ok}
         samples = {m: np.load(samples_path(ds, m)) for m in MODELS}
         if meta.kind == "images":
             real = data_lib.to_unit_interval(data_lib.to_model_space(prepared.test_x[:64], meta)).numpy()
@@ -35,11 +37,16 @@ def main() -> None:
             fig = plots.samples_figure(samples, notes, "points", plots.mixture_density_mesh(meta.centers, meta.std),
                                        real=real)
         io.write_png(figure_path(ds, "samples"), fig)
-        logs = {m: pd.read_csv(log_path(ds, m)) for m in MODELS}
-        io.write_png(figure_path(ds, "curves"), plots.curves_figure(logs, notes))
+        logs = {m: [pd.read_csv(log_path(ds, m, s)) for s in params.seeds] for m in MODELS}
+        all_diverged = {m: "every seed diverged" for m, rs in records.items() if not any(r.ok for r in rs)}
+        io.write_png(figure_path(ds, "curves"), plots.curves_figure(logs, all_diverged))
+        traj = {m: [pd.DataFrame([t.to_json() for t in r.trajectory], columns=["step", "w1", "estimate"])
+                    for r in rs] for m, rs in records.items()}
+        floor = RealRecord.read(real_record_path(ds)).floor.w1
+        io.write_png(figure_path(ds, "w1_over_training"), plots.w1_over_training_figure(traj, floor))
         # The claim under test (Arjovsky et al. 2017, section 4.2): WGAN's critic estimate tracks
         # sample quality; the GAN's JS estimate beside it does not have to. Latent models log an ELBO.
-        est = {m: (logs[m], pd.read_csv(eval_trajectory_path(ds, m)), records[m].estimate_vs_w1)
+        est = {m: [(lg, tr, r.estimate_vs_w1) for lg, tr, r in zip(logs[m], traj[m], records[m])]
                for m, spec in MODELS.items() if not spec.latent}
         io.write_png(figure_path(ds, "estimate_vs_w1"), plots.estimate_vs_w1_figure(est))
         info(f"plot/{ds}: {figure_path(ds, '*')}")

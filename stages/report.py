@@ -17,10 +17,11 @@ def main() -> None:
     shown = params.model_dump(exclude={"theory"})  # every section a result depends on, defaults filled in
     results = []
     for ds in params.datasets:
-        models = [ModelResult(EvalRecord.read(eval_record_path(ds, m)), TrainRecord.read(train_record_path(ds, m)))
-                  for m in MODELS]
+        models = [ModelResult([EvalRecord.read(eval_record_path(ds, m, s)) for s in params.seeds],
+                              [TrainRecord.read(train_record_path(ds, m, s)) for s in params.seeds]) for m in MODELS]
         figures = [f"../figures/{ds}/{f}.png" for f in FIGURE_NAMES if figure_path(ds, f).exists()]
-        d = DatasetResults(ds, models[0].eval.kind, models, RealRecord.read(real_record_path(ds)), figures)
+        d = DatasetResults(ds, models[0].eval.kind, models, RealRecord.read(real_record_path(ds)), figures,
+                           alpha=params.eval.alpha, rtol=params.eval.converge_rtol)
         io.write_text(RESULTS / f"{ds}.md", render_dataset(d, shown))
         results.append(d)
     io.write_text(INDEX, render_index(results, {d.name: f"results/{d.name}.md" for d in results}))

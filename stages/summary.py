@@ -14,7 +14,8 @@ def main() -> None:
     from pipeline.summary import summary
 
     params = params_or_exit()
-    evals = [EvalRecord.read(eval_record_path(ds, m)) for ds in params.datasets for m in MODELS]
+    evals = [EvalRecord.read(eval_record_path(ds, m, s)) for ds in params.datasets for m in MODELS
+             for s in params.seeds]
     reals = [RealRecord.read(real_record_path(ds)) for ds in params.datasets]
     theory = {part: cls.read(theory_record_path(part)).metrics() for part, cls in THEORY_RECORDS.items()}
     io.write_json(SUMMARY, summary(evals, reals, theory))

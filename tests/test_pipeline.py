@@ -20,12 +20,13 @@ from tests.conftest import copy_repo, venv_env
 # digits goes through the same stage code in test_stages.py and test_evaluate.py.
 TINY = {
     "datasets": ["ring8"],
+    "seeds": [0, 1],  # two seeds in two worker processes: the spread, the paired tests, the aggregation
     "data": {"toy_train": 512, "toy_test": 256},
     "net": {"z_dim": 4, "g_hidden": [16], "d_hidden": [16]},
-    "train": {"log_every": 2, "snapshots": 2},
-    "gan": {"steps": 4},
-    "wgan": {"steps": 4, "n_critic": 2},
-    "wgan_gp": {"steps": 4, "n_critic": 2},
+    "train": {"log_every": 2, "snapshots": 2, "tail_snapshots": 3},
+    "gan": {"steps": 4, "per_dataset": {"ring8": {"steps": 4}}},
+    "wgan": {"steps": 4, "n_critic": 2, "per_dataset": {"ring8": {"steps": 4}}},
+    "wgan_gp": {"steps": 4, "n_critic": 2, "per_dataset": {"ring8": {"steps": 4}}},
     "avb": {"steps": 4},
     "vae": {"steps": 4},
     "eval": {"n_samples": 150, "sliced_samples": 200, "sliced_projections": 10, "snapshot_samples": 50,
@@ -86,14 +87,21 @@ def test_repro_trains_and_reports_every_model(repo: Path):
     for ds in params["datasets"]:
         assert (repo / "data" / "prepared" / ds / "meta.json").exists()
         for model in MODELS:
-            assert (repo / "models" / ds / f"{model}.pt").exists()
-            status = json.loads((repo / "metrics" / "train" / ds / f"{model}.json").read_text())
-            assert status["status"] == "ok" and status["steps"] == 4
-            header = (repo / "logs" / ds / f"{model}.csv").read_text().splitlines()[0]
-            assert header.startswith("step,")
-            evaluated = EvalRecord.read(repo / "metrics" / "eval" / ds / f"{model}.json")
-            assert evaluated.ok and evaluated.scores.w1 > 0
-            assert summary[ds][model]["w1"] == pytest.approx(evaluated.scores.w1)
+            w1 = []
+            for seed in params["seeds"]:
+                assert (repo / "models" / ds / model / f"seed{seed}.pt").exists()
+                status = json.loads((repo / "metrics" / "train" / ds / model / f"seed{seed}.json").read_text())
+                assert status["status"] == "ok" and status["steps"] == 4 and status["seed"] == seed
+                header = (repo / "logs" / ds / model / f"seed{seed}.csv").read_text().splitlines()[0]
+                assert header.startswith("step,")
+                evaluated = EvalRecord.read(repo / "metrics" / "eval" / ds / model / f"seed{seed}.json")
+                assert evaluated.ok and evaluated.scores.w1 > 0 and evaluated.convergence is not None
+                w1.append(evaluated.scores.w1)
+            assert w1[0] != w1[1]  # two seeds, two runs
+            got = summary[ds][model]["w1"]
+            assert got["n"] == 2 and got["mean"] == pytest.approx(sum(w1) / 2, rel=1e-5)
+            assert got["std"] == pytest.approx(abs(w1[0] - w1[1]) / 2 ** 0.5, rel=1e-5)
+            assert 0 <= summary[ds][model]["converged"] <= 1
         assert f"results/{ds}.md" in (repo / "reports" / "index.md").read_text()
     assert "Parallel lines" in (repo / "reports" / "theory.md").read_text()
     assert set(summary["theory"]) == {"lines", "vanishing", "meaningful", "energy", "ablation", "avb_toy"}
@@ -112,11 +120,11 @@ def test_exp_run_clip_reruns_only_wgan_and_what_aggregates(repo: Path):
     """`dvc exp run -S clip=...`: WGAN retrains and is re-evaluated; GAN, AVB, VAE come from the cache."""
     subprocess.run(["git", "add", "-A"], cwd=repo, check=True, capture_output=True, env=venv_env())
     subprocess.run(["git", "commit", "-qm", "baseline"], cwd=repo, check=True, capture_output=True, env=venv_env())
-    gan_ckpt = (repo / "models/ring8/gan.pt").stat().st_mtime_ns
+    gan_ckpt = (repo / "models/ring8/gan/seed0.pt").stat().st_mtime_ns
     ran = set(re.findall(r"Running stage '([^']+)'", dvc(repo, "exp", "run", "-S", "clip=0.02")))
     # sources@ring8 runs on every repro by design (always_changed) and changes nothing here
     assert ran == {"sources@ring8", "train_wgan@ring8", "evaluate@ring8-wgan", "summary", "plot", "report"}
-    assert (repo / "models/ring8/gan.pt").stat().st_mtime_ns == gan_ckpt
+    assert (repo / "models/ring8/gan/seed0.pt").stat().st_mtime_ns == gan_ckpt
     # Only WGAN's numbers differ between the baseline and the experiment: the rest of
     # metrics/summary.json is identical, so `--only-changed` shows WGAN and nothing else.
     out = dvc(repo, "exp", "show", "--only-changed", "--csv").splitlines()[0].split(",")
@@ -200,9 +208,9 @@ def test_a_remote_carries_the_results_to_a_second_clone(repo: Path, tmp_path: Pa
     dvc(repo, "push")
     second = tmp_path / "second"
     subprocess.run(["git", "clone", "-q", str(repo), str(second)], check=True, capture_output=True, env=venv_env())
-    assert not (second / "models/ring8/gan.pt").exists()  # DVC-cached outputs come only from the remote
+    assert not (second / "models/ring8/gan/seed0.pt").exists()  # DVC-cached outputs come only from the remote
     dvc(second, "pull")
-    assert (second / "models/ring8/gan.pt").read_bytes() == (repo / "models/ring8/gan.pt").read_bytes()
+    assert (second / "models/ring8/gan/seed0.pt").read_bytes() == (repo / "models/ring8/gan/seed0.pt").read_bytes()
     assert {s for s in stale_stages(second) if not s.startswith("sources@")} == set()
     assert set(re.findall(r"Running stage '([^']+)'", dvc(second, "repro"))) == {"sources@ring8"}
     assert (second / "metrics/summary.json").read_bytes() == (repo / "metrics/summary.json").read_bytes()

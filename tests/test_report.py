@@ -1,12 +1,19 @@
-"""The report stage on fixture metrics: tables, a reading computed from the numbers, diverged runs."""
+"""The report stage on fixture metrics: tables of mean ± std over seeds, a reading computed from the
+numbers (paired t-tests over seeds), diverged and unconverged runs.
+
+Every fixture has three seeds, each seed's value given explicitly, so the expected means, standard
+deviations and p-values below were computed by hand (scipy.stats.ttest_1samp on the per-seed
+differences), not by the code under test."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional, Sequence
 
 import yaml
 
 from pipeline.records import (
+    Convergence,
     EstimateVsW1,
     EvalRecord,
     InceptionInfo,
@@ -20,6 +27,8 @@ from pipeline.records import (
 from pipeline.report import DatasetResults, ModelResult, comparison_table, reading, render_dataset, render_index
 
 REPO = Path(__file__).resolve().parents[1]
+SEEDS = (0, 1, 2)
+DIVERGED_MSG = "critic_loss became nan at generator step 121"
 
 
 def _how(kind: str = "points") -> Measurement:
@@ -30,119 +39,307 @@ def _how(kind: str = "points") -> Measurement:
                        inception=None if kind == "points" else InceptionInfo(False, "put the weights file at /x"))
 
 
-def _model(name: str, w1: float, fid: float, *, modes=None, loglik=None, corr=None, status="ok",
-           kind: str = "points") -> ModelResult:
-    ok = status == "ok"
-    e = EvalRecord(model=name, dataset="ring8", kind=kind, seed=0, status=status,
-                   message="" if ok else "critic_loss became nan at generator step 121",
-                   train_steps=3000 if ok else 120, estimate_vs_w1=EstimateVsW1("x", corr, corr, 10, 1000),
-                   device="cpu", versions={"torch": "2.x"}, seconds=1.0)
-    if ok:
-        e.scores = SampleScores(w1, w1 / 2, fid, modes_covered=(modes or 0) if kind == "points" else None,
-                                high_quality_pct=50.0 if kind == "points" else None)
-        e.how = _how(kind)
-        if loglik is not None:
-            e.likelihood = Likelihood(loglik[0], 0.01, loglik[1], loglik[2], 0.5, 1000, 256, 1.2, "nats")
-    train = TrainRecord(name, "ring8", 0, status, e.train_steps, 2 * e.train_steps, 10.0, "cpu", e.message)
-    return ModelResult(e, train)
+def _model(name: str, w1: Sequence[float], fid: Sequence[float], *, modes: Optional[Sequence[int]] = None,
+           hq: Sequence[float] = (50.0, 50.0, 50.0), loglik: Optional[Sequence[tuple]] = None,
+           corr: Sequence[Optional[float]] = (None, None, None), seconds: Sequence[float] = (10.0, 12.0, 14.0),
+           diverged: Sequence[int] = (), not_converged: Sequence[int] = (), kind: str = "points") -> ModelResult:
+    """One model over SEEDS: the i-th value of each list is seed i's. `loglik`: (ELBO, log-lik, ESS fraction)
+    per seed; sliced W1 is half of W1. Seeds in `diverged` have no numbers; seeds in `not_converged` have
+    numbers but a W1 that was still moving (by 0.08 against a tolerance of 0.03)."""
+    runs, trains = [], []
+    for i, seed in enumerate(SEEDS):
+        ok = seed not in diverged
+        steps = 3000 if ok else 120
+        e = EvalRecord(model=name, dataset="ring8", kind=kind, seed=seed, status="ok" if ok else "diverged",
+                       message="" if ok else DIVERGED_MSG, train_steps=steps,
+                       estimate_vs_w1=EstimateVsW1("x", corr[i], corr[i], 10, 1000),
+                       device="cpu", versions={"torch": "2.x"}, seconds=1.0)
+        if ok:
+            e.scores = SampleScores(w1[i], w1[i] / 2, fid[i],
+                                    modes_covered=modes[i] if kind == "points" else None,
+                                    high_quality_pct=hq[i] if kind == "points" else None)
+            e.how = _how(kind)
+            if loglik is not None:
+                elbo, ll, ess = loglik[i]
+                e.likelihood = Likelihood(elbo, 0.01, ll, 0.05, ess, 1000, 256, 1.2, "nats")
+            e.convergence = (Convergence(False, 0.08, 0.03, 2000, 5) if seed in not_converged
+                             else Convergence(True, 0.01, 0.03, 2000, 5))
+        else:
+            e.convergence = Convergence(False, None, 0.03, 40, 0)
+        runs.append(e)
+        trains.append(TrainRecord(name, "ring8", seed, e.status, steps, 2 * steps, seconds[i], "cpu", e.message))
+    return ModelResult(runs, trains)
 
 
-def _ring(**over) -> DatasetResults:
-    models = over.get("models") or [
-        _model("gan", 1.2, 1.7, modes=2, corr=0.1),
-        _model("wgan", 0.3, 0.01, modes=8, corr=0.9),
-        _model("wgan_gp", 0.35, 0.02, modes=8, corr=0.8),
-        _model("avb", 0.7, 0.4, modes=5, loglik=(0.6, -4.0, 0.05)),
-        _model("vae", 0.8, 0.6, modes=0, loglik=(-2.2, -2.1, 0.01)),
-    ]
-    real = RealRecord("ring8", "points", 10000, 2000, 2500,
+def _models(**over) -> list[ModelResult]:
+    base = {
+        "gan": _model("gan", [1.2, 1.3, 1.1], [1.7, 1.8, 1.6], modes=[2, 3, 1], hq=[40, 45, 50],
+                      corr=[0.1, 0.0, 0.2], seconds=[5, 6, 7]),
+        "wgan": _model("wgan", [0.30, 0.31, 0.29], [0.01, 0.02, 0.03], modes=[8, 8, 8], hq=[90, 92, 88],
+                       corr=[0.9, 0.8, 0.85]),
+        # close to wgan, and the per-seed differences change sign: -0.05, +0.03, -0.04
+        "wgan_gp": _model("wgan_gp", [0.35, 0.28, 0.33], [0.02, 0.05, 0.03], modes=[8, 7, 8], hq=[85, 80, 90],
+                          corr=[0.8, 0.7, 0.75]),
+        "avb": _model("avb", [0.7, 0.75, 0.65], [0.4, 0.45, 0.35], modes=[5, 6, 4], hq=[60, 62, 58],
+                      loglik=[(0.6, -4.0, 0.05), (0.5, -3.8, 0.05), (0.7, -4.3, 0.05)]),
+        "vae": _model("vae", [0.8, 0.85, 0.75], [0.6, 0.65, 0.55], modes=[1, 0, 2], hq=[30, 35, 40],
+                      loglik=[(-2.2, -2.1, 0.2), (-2.1, -2.0, 0.2), (-2.3, -2.2, 0.2)], seconds=[20, 22, 24]),
+    }
+    return list((base | over).values())
+
+
+def _real() -> RealRecord:
+    return RealRecord("ring8", "points", 10000, 2000, 2500,
                       SampleScores(0.05, 0.02, 0.002, modes_covered=8, high_quality_pct=98.8, mode_kl=0.001), _how(),
                       {"uniform on the circle": SampleScores(0.4, 0.3, 0.1, modes_covered=8, high_quality_pct=38.0)})
-    return DatasetResults("ring8", "points", models, real, ["../figures/ring8/samples.png"])
+
+
+def _ring(models: Optional[list[ModelResult]] = None) -> DatasetResults:
+    return DatasetResults("ring8", "points", models or _models(), _real(), ["../figures/ring8/samples.png"])
+
+
+def _row(table: str, name: str) -> str:
+    return next(line for line in table.splitlines() if line.startswith(f"| {name} "))
+
+
+def _line(text: str, start: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith(start))
 
 
 def test_table_has_a_row_per_model_and_the_floor():
     table, notes = comparison_table(_ring())
     lines = table.splitlines()
-    assert lines[0].startswith("| model | domain FID | W1 | sliced W1 | modes | high quality % | mode KL | ELBO")
-    assert "Inception FID" not in lines[0]  # points: not applicable, so no column
+    assert lines[0] == ("| model | domain FID | W1 | sliced W1 | modes | high quality % | mode KL | ELBO | log-lik (IS) "
+                        "| converged | train time (s) | steps |")  # points: no Inception FID column, no AIS
     assert len(lines) == 2 + 5 + 1 + 1  # models, the floor, the uniform-circle baseline
-    assert lines[3].startswith("| wgan | 0.01 | 0.3 | 0.15 | 8/8 |")
-    assert "| -4 ± 0.05 |" in lines[5]  # avb's log-likelihood with its standard error
-    assert "| 0.6 (estimate) |" in lines[5] and "| -2.2 (bound) |" in lines[6]
-    assert lines[-2].startswith("| real data: training split vs held-out | 0.002 | 0.05 | 0.02 | 8/8 |")
-    assert lines[-1].startswith("| baseline: uniform on the circle | 0.1 | 0.4 | 0.3 | 8/8 | 38 |")
+    # mean ± sample std over the three seeds: W1 0.30/0.31/0.29, FID 0.01/0.02/0.03, 90/92/88% high quality
+    assert lines[3] == ("| wgan | 0.02 ± 0.01 | 0.3 ± 0.01 | 0.15 ± 0.005 | 8 ± 0 of 8 | 90 ± 2 | — | — | — "
+                        "| 3/3 | 12 ± 2 | 3000 |")
+    assert lines[2].startswith("| gan | 1.7 ± 0.1 | 1.2 ± 0.1 | 0.6 ± 0.05 | 2 ± 1 of 8 | 45 ± 5 | — | — | — "
+                               "| 3/3 | 6 ± 1 |")
+    # FID 0.02/0.05/0.03: 0.0333 ± 0.0153; W1 0.35/0.28/0.33: 0.32 ± 0.0361; modes 8/7/8: 7.67 ± 0.577
+    assert lines[4].startswith("| wgan_gp | 0.0333 ± 0.015 | 0.32 ± 0.036 | 0.16 ± 0.018 | 7.7 ± 0.58 of 8 | 85 ± 5 |")
+    # avb: ELBO 0.6/0.5/0.7; log-lik -4.0/-3.8/-4.3 = -4.03 ± 0.252, ESS 5% < 10% in every seed
+    assert "| 0.6 ± 0.1 (estimate) | -4.03 ± 0.25 (ESS under 10% of K in 3/3 seeds: unreliable) | 3/3 |" in lines[5]
+    assert lines[6].endswith("| -2.2 ± 0.1 (bound) | -2.1 ± 0.1 | 3/3 | 22 ± 2 | 3000 |")
+    assert lines[-2] == ("| real data: training split vs held-out | 0.002 | 0.05 | 0.02 | 8 of 8 | 98.8 | 0.001 | — | — "
+                         "| — | — | — |")
+    assert lines[-1].startswith("| baseline: uniform on the circle | 0.1 | 0.4 | 0.3 | 8 of 8 | 38 |")
     assert notes == []
 
 
 def test_reading_follows_the_numbers():
     text = "\n".join(reading(_ring()))
-    assert "Lowest W1: wgan (0.3); highest: gan (1.2)" in text
-    assert "wgan is at 6x the floor" in text
-    assert "wgan, wgan_gp cover every mode" in text
-    assert "A generator uniform on the circle covers 8/8 modes with 38% high quality without learning any mode; " \
-           "every model is above it in high-quality share" in text
-    assert "wgan's critic's W1 estimate (K x W1) and the exact W1 over 10 snapshots track each other closely" in text
-    assert "JS estimate (L(D) + log 4) / 2, nats and the exact W1 over 10 snapshots are barely correlated" in text
-    assert "vae is higher than avb by 1.9 nats" in text and "not a verdict" in text
-    assert "avb's ELBO, an estimate (the adversary T stands in for log q(z|x) - log p(z)), not a bound, exceeds " \
-           "its importance-sampled log-likelihood by 4.6 nats" in text
+    # p-values: scipy.stats.ttest_1samp of the per-seed differences, e.g. wgan - gan = -0.9, -0.99, -0.81
+    assert ("Lowest mean W1: wgan (0.3 ± 0.01 over 3 seeds); it is lower than avb (paired t-test over 3 seeds, "
+            "p = 0.0033), vae (paired t-test over 3 seeds, p = 0.0021), gan (paired t-test over 3 seeds, p = 0.0033); "
+            "not distinguishable at alpha = 0.05 from wgan_gp (paired t-test over 3 seeds, p = 0.51). "
+            "The real-data floor is 0.05: wgan is at 6x the floor.") in text
+    assert "By their means, sliced W1, domain FID rank the models as W1 does (wgan < wgan_gp < avb < vae < gan)." in text
+    assert ("Modes: gan covers all 8 in 0 of 3 seeds (45 ± 5% high quality); wgan covers all 8 in 3 of 3 seeds "
+            "(90 ± 2% high quality); wgan_gp covers all 8 in 2 of 3 seeds (85 ± 5% high quality);") in text
+    assert "The real training split: 8/8, 98.8% high quality." in text
+    assert ("A generator uniform on the circle covers 8/8 modes with 38% high quality without learning any mode; "
+            "vae is not above it in mean high-quality share.") in text  # vae: 30/35/40 = 35 <= 38
+    assert ("wgan's critic's W1 estimate (K x W1) and the exact W1 over 10 snapshots per seed track each other "
+            "closely: Spearman rho 0.85 ± 0.05 (per seed: 0.90, 0.80, 0.85).") in text
+    assert ("gan's JS estimate (L(D) + log 4) / 2, nats and the exact W1 over 10 snapshots per seed are barely "
+            "correlated: Spearman rho 0.1 ± 0.1 (per seed: 0.10, 0.00, 0.20).") in text
+    # vae - avb log-likelihood per seed: 1.9, 1.8, 2.1 -> 1.93 ± 0.153, t = 21.9, p = 0.0021
+    assert ("Importance-sampled log-likelihood, paired over seeds on the same test points: vae is higher than avb "
+            "(difference 1.93 ± 0.15 nats, paired t-test over 3 seeds, p = 0.0021).") in text
+    # avb's ELBO - log-lik per seed: 4.6, 4.3, 5.0
+    assert ("avb's ELBO, an estimate (the adversary T stands in for log q(z|x) - log p(z)), not a bound, exceeds "
+            "its importance-sampled log-likelihood by 4.63 ± 0.35 nats; the importance sampler's effective sample "
+            "size was 5 ± 0% of K.") in text
     assert "vae's ELBO, a lower bound (analytic KL)" in text
+    assert "Converged (the criterion under How it was measured): gan 3/3, wgan 3/3, wgan_gp 3/3, avb 3/3, vae 3/3." in text
+    assert "did not converge" not in text and "diverged" not in text
+    assert "Training took 6 s (gan) to 22 s (vae) per seed, on average." in text
+
     # Swap the numbers and the reading turns with them: nothing is fixed prose.
-    swapped = _ring(models=[_model("gan", 0.2, 0.01, modes=8, corr=-0.8), _model("wgan", 1.5, 2.0, modes=1, corr=0.0)])
+    swapped = _ring([
+        _model("gan", [0.2, 0.26, 0.15], [2.0, 2.2, 1.8], modes=[8, 8, 7], hq=[30, 35, 40], corr=[-0.8, -0.7, -0.9]),
+        _model("wgan", [1.5, 1.4, 1.6], [0.01, 0.02, 0.03], modes=[1, 2, 3], hq=[60, 50, 55], corr=[0.0, 0.1, -0.1]),
+        _model("avb", [0.7, 0.75, 0.65], [0.4, 0.45, 0.35], modes=[5, 6, 4],
+               loglik=[(-0.5, -1.0, 0.2), (-0.7, -1.2, 0.2), (-0.4, -0.9, 0.2)]),
+        _model("vae", [0.8, 0.85, 0.75], [0.6, 0.65, 0.55], modes=[1, 0, 2],
+               loglik=[(-2.2, -2.1, 0.2), (-2.1, -2.0, 0.2), (-2.3, -2.2, 0.2)]),
+    ])
     text = "\n".join(reading(swapped))
-    assert "Lowest W1: gan (0.2); highest: wgan (1.5)" in text
-    assert "W1 estimate (K x W1) and the exact W1 over 10 snapshots are barely correlated" in text
-    assert "nats and the exact W1 over 10 snapshots move in opposite directions" in text
+    # gan - avb: -0.5, -0.49, -0.5; gan - vae: -0.6, -0.59, -0.6; gan - wgan: -1.3, -1.14, -1.45
+    assert ("Lowest mean W1: gan (0.203 ± 0.055 over 3 seeds); it is lower than avb (paired t-test over 3 seeds, "
+            "p = 4.5e-05), vae (paired t-test over 3 seeds, p = 3.1e-05), wgan (paired t-test over 3 seeds, "
+            "p = 0.0047). The real-data floor is 0.05: gan is at 4.1x the floor.") in text
+    assert "By their means, sliced W1 ranks the models as W1 does (gan < avb < vae < wgan)." in text
+    assert "By their means, domain FID ranks them wgan < avb < vae < gan, unlike W1 (gan < avb < vae < wgan)." in text
+    assert "gan covers all 8 in 2 of 3 seeds (35 ± 5% high quality); wgan covers all 8 in 0 of 3 seeds" in text
+    assert "gan is not above it in mean high-quality share." in text
+    assert "W1 estimate (K x W1) and the exact W1 over 10 snapshots per seed are barely correlated: " \
+           "Spearman rho 0 ± 0.1 (per seed: 0.00, 0.10, -0.10)." in text
+    assert "nats and the exact W1 over 10 snapshots per seed move in opposite directions: " \
+           "Spearman rho -0.8 ± 0.1 (per seed: -0.80, -0.70, -0.90)." in text
+    # avb - vae: 1.1, 0.8, 1.3 -> 1.07 ± 0.252, p = 0.018
+    assert ("avb is higher than vae (difference 1.07 ± 0.25 nats, paired t-test over 3 seeds, p = 0.018).") in text
+
+
+def test_a_consistent_difference_over_seeds_is_called_lower():
+    """wgan 0.30/0.31/0.29 against gan 1.2/1.3/1.1: differences -0.9, -0.99, -0.81, t = -17.3 with 2 df."""
+    m = _models()
+    text = "\n".join(reading(_ring([m[0], m[1]])))
+    assert ("Lowest mean W1: wgan (0.3 ± 0.01 over 3 seeds); it is lower than gan "
+            "(paired t-test over 3 seeds, p = 0.0033). The real-data floor") in text
+    assert "not distinguishable" not in _line(text, "Lowest mean W1")
+
+
+def test_an_overlapping_difference_is_not_distinguishable():
+    """wgan 0.30/0.31/0.29 against wgan_gp 0.35/0.28/0.33: differences -0.05, +0.03, -0.04 change sign, p = 0.51.
+    wgan is lower by its mean, but the reading does not call it better."""
+    m = _models()
+    text = "\n".join(reading(_ring([m[1], m[2]])))
+    line = _line(text, "Lowest mean W1")
+    assert line.startswith("Lowest mean W1: wgan (0.3 ± 0.01 over 3 seeds); it is not distinguishable at "
+                           "alpha = 0.05 from wgan_gp (paired t-test over 3 seeds, p = 0.51).")
+    assert "lower than" not in line
+    # the same test at a looser level still does not separate them; a stricter one does not separate gan either
+    d = _ring([m[1], m[2]])
+    d.alpha = 0.5
+    assert "not distinguishable at alpha = 0.5 from wgan_gp (paired t-test over 3 seeds, p = 0.51)" in \
+        "\n".join(reading(d))
+    d = _ring([m[0], m[1]])
+    d.alpha = 0.001
+    assert "not distinguishable at alpha = 0.001 from gan (paired t-test over 3 seeds, p = 0.0033)" in \
+        "\n".join(reading(d))
+
+
+def test_likelihoods_get_a_verdict_only_when_the_paired_test_separates_them():
+    m = _models(
+        avb=_model("avb", [0.7, 0.75, 0.65], [0.4, 0.45, 0.35], modes=[5, 6, 4],
+                   loglik=[(-1.9, -2.0, 0.2), (-2.0, -2.1, 0.2), (-1.8, -2.05, 0.2)]),
+        vae=_model("vae", [0.8, 0.85, 0.75], [0.6, 0.65, 0.55], modes=[1, 0, 2],
+                   loglik=[(-2.2, -2.1, 0.2), (-2.3, -2.25, 0.2), (-2.1, -1.95, 0.2)]),
+    )
+    text = "\n".join(reading(_ring(m)))
+    # avb - vae: 0.1, 0.15, -0.1 -> 0.05 ± 0.132, t = 0.65, p = 0.58
+    assert ("Importance-sampled log-likelihood, paired over seeds on the same test points: avb and vae are not "
+            "distinguishable at alpha = 0.05 with 3 seeds (difference 0.05 ± 0.13 nats, paired t-test over 3 seeds, "
+            "p = 0.58).") in text
+    assert "is higher than" not in text
+
+
+def test_a_run_that_did_not_converge_is_named():
+    d = _ring(_models(wgan_gp=_model("wgan_gp", [0.35, 0.28, 0.33], [0.02, 0.05, 0.03], modes=[8, 7, 8],
+                                     not_converged=[1])))
+    table, _ = comparison_table(d)
+    assert _row(table, "wgan_gp").endswith("| 2/3 | 12 ± 2 | 3000 |")
+    assert _row(table, "wgan").endswith("| 3/3 | 12 ± 2 | 3000 |")
+    text = "\n".join(reading(d))
+    assert "Converged (the criterion under How it was measured): gan 3/3, wgan 3/3, wgan_gp 2/3, avb 3/3, vae 3/3." in text
+    assert ("**wgan_gp seed 1 did not converge**: over generator steps 2000-3000 W1 moved by 0.08 (tolerance 0.03); "
+            "its numbers measure the step budget as much as the method.") in text
+    assert text.count("did not converge") == 1
+    # its numbers are still in the table and the ranking: not converged is not diverged
+    assert "wgan_gp (**" not in table and "from wgan_gp (paired t-test over 3 seeds, p = 0.51)" in text
+    index = render_index([d], {"ring8": "results/ring8.md"})
+    assert "| none | wgan_gp 2/3 |" in index
 
 
 def test_diverged_runs_are_shown_as_diverged_not_numbers():
-    d = _ring(models=[_model("gan", 1.2, 1.7, modes=2), _model("wgan", 0, 0, status="diverged")])
+    d = _ring([
+        _model("gan", [0, 0, 0], [0, 0, 0], diverged=[0, 1, 2]),
+        _model("wgan", [0.30, 0.31, 0.29], [0.01, 0.02, 0.03], modes=[8, 8, 8], diverged=[1]),
+        _model("wgan_gp", [0.35, 0.28, 0.33], [0.02, 0.05, 0.03], modes=[8, 7, 8]),
+    ])
     table, _ = comparison_table(d)
-    row = next(line for line in table.splitlines() if line.startswith("| wgan"))
-    assert "**diverged**" in row and "0.0" not in row and "| 0 |" not in row
+    gan = _row(table, "gan")
+    cells = [c.strip() for c in gan.strip("|").split("|")]
+    assert cells[0] == "gan (**diverged in every seed**)"
+    assert cells[1:-3] == ["diverged"] * 8  # every metric column; no number, no zero
+    assert cells[-3:] == ["0/3", "12 ± 2", "120"]  # converged, train time, steps
+    # one of three seeds diverged: the cells are over the other two (0.30 and 0.29), and say so
+    wgan = _row(table, "wgan")
+    assert wgan.startswith("| wgan (**1 of 3 seeds diverged**) | 0.02 ± 0.014 (n=2) | 0.295 ± 0.0071 (n=2) | "
+                           "0.147 ± 0.0035 (n=2) |")
+    assert wgan.endswith("| 2/3 | 12 ± 2 | 120/3000 |")
+    assert _row(table, "wgan_gp").startswith("| wgan_gp | 0.0333 ± 0.015 | 0.32 ± 0.036 |")
+
     text = "\n".join(reading(d))
-    assert "wgan diverged after 120 generator steps (critic_loss became nan" in text
-    assert "Lowest W1" not in text  # one model left: nothing to rank
+    for seed in (0, 1, 2):
+        assert (f"gan seed {seed} diverged after 120 generator steps (critic_loss became nan at generator step 121); "
+                "it has no metrics and is left out of the means.") in text
+    assert "wgan seed 1 diverged after 120 generator steps" in text
+    assert "wgan seed 0 diverged" not in text and "wgan_gp seed" not in text
+    assert "Converged (the criterion under How it was measured): gan 0/3, wgan 2/3, wgan_gp 3/3." in text
+    assert "did not converge" not in text  # diverged runs are named as diverged, not as unconverged
+    # paired over the two seeds both have: wgan - wgan_gp = -0.05, -0.04, t = -9 with 1 df, p = 0.070
+    assert ("Lowest mean W1: wgan (0.295 ± 0.0071 over 2 seeds); it is not distinguishable at alpha = 0.05 from "
+            "wgan_gp (paired t-test over 2 seeds, p = 0.07).") in text
+    for line in text.splitlines():
+        if line.startswith(("Lowest", "By their means", "Modes")):
+            assert "gan" not in line.replace("wgan_gp", "").replace("wgan", "")  # gan has no numbers to rank
+    assert "wgan covers all 8 in 2 of 3 seeds" in text
+    index = render_index([d], {"ring8": "results/ring8.md"})
+    assert "| wgan (0.295 ± 0.0071) | wgan (0.02 ± 0.014) | gan seed 0, gan seed 1, gan seed 2, wgan seed 1 | " \
+           "gan 0/3, wgan 2/3 |" in index
 
 
 def test_unavailable_inception_fid_is_footnoted_with_its_reason():
-    m = _model("gan", 1.0, 5.0, kind="images")
+    m = _model("gan", [1.0, 1.1, 0.9], [5.0, 5.5, 4.5], kind="images")
     real = RealRecord("digits", "images", 1437, 360, 360, SampleScores(0.5, 0.2, 1.0), _how("images"))
     d = DatasetResults("digits", "images", [m], real)
     table, notes = comparison_table(d)
-    assert "| unavailable [1] |" in table and notes == ["put the weights file at /x"]
-    page = render_dataset(d, {"seed": 0})
+    assert table.splitlines()[0].startswith("| model | Inception FID | domain FID | W1 | sliced W1 | ELBO |")
+    assert _row(table, "gan").startswith("| gan | unavailable [1] | 5 ± 0.5 | 1 ± 0.1 |")
+    assert notes == ["put the weights file at /x"]
+    assert _row(table, "real data:").startswith("| real data: training split vs held-out | unavailable | 1 | 0.5 |")
+    page = render_dataset(d, {"seeds": [0, 1, 2]})
     assert "[1] put the weights file at /x" in page
+    assert "- Inception FID (2048 dims, pytorch-fid): unavailable: put the weights file at /x" in page
 
 
 def test_pages_link_figures_params_and_versions():
-    page = render_dataset(_ring(), {"seed": 0, "clip": 0.01})
+    page = render_dataset(_ring(), {"seeds": [0, 1, 2], "clip": 0.01})
     assert "![samples](../figures/ring8/samples.png)" in page
     assert "clip: 0.01" in page and "- torch: 2.x" in page
+    assert "Every model cell is the mean ± std over 3 seeds." in page
+    assert "every model is trained once per seed (0, 1, 2)" in page
+    assert "paired t-test over the seeds separates them at alpha = 0.05" in page
+    assert "- Training device: cpu; evaluation device: cpu." in page
     index = render_index([_ring()], {"ring8": "results/ring8.md"})
-    assert "[ring8](results/ring8.md)" in index and "wgan (0.3)" in index
+    assert "| [ring8](results/ring8.md) | wgan (0.3 ± 0.01) | wgan (0.02 ± 0.01) | none | all |" in index
 
 
 def test_report_stage_on_fixture_outputs(tmp_path: Path, monkeypatch):
-    """The stage itself: reads metrics/, reports/figures/ and params.yaml, writes reports/."""
+    """The stage itself: reads metrics/ per seed, reports/figures/ and params.yaml, writes reports/."""
     from typer.testing import CliRunner
 
     from stages.__main__ import app
+    from stages.paths import eval_record_path, real_record_path, train_record_path
 
     d = _ring()
     for r in d.models:
-        r.eval.write(tmp_path / "metrics/eval/ring8" / f"{r.name}.json")
-        r.train.write(tmp_path / "metrics/train/ring8" / f"{r.name}.json")
-    d.real.write(tmp_path / "metrics/real/ring8.json")
+        for e, t in zip(r.runs, r.trains):
+            e.write(tmp_path / eval_record_path("ring8", r.name, e.seed))
+            t.write(tmp_path / train_record_path("ring8", r.name, t.seed))
+    assert (tmp_path / "metrics/eval/ring8/wgan/seed2.json").exists()
+    assert (tmp_path / "metrics/train/ring8/vae/seed0.json").exists()
+    d.real.write(tmp_path / real_record_path("ring8"))
     (tmp_path / "reports/figures/ring8").mkdir(parents=True)
     (tmp_path / "reports/figures/ring8/samples.png").write_bytes(b"png")
-    params = yaml.safe_load((REPO / "params.yaml").read_text()) | {"datasets": ["ring8"]}
+    params = yaml.safe_load((REPO / "params.yaml").read_text()) | {"datasets": ["ring8"], "seeds": [0, 1, 2]}
+    params["eval"] |= {"alpha": 0.1, "converge_rtol": 0.2}  # both reach the page
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, ["report"])
     assert result.exit_code == 0, result.output
     page = (tmp_path / "reports/results/ring8.md").read_text()
-    assert "Lowest W1: wgan (0.3)" in page and "![samples](../figures/ring8/samples.png)" in page
+    assert "| wgan | 0.02 ± 0.01 | 0.3 ± 0.01 | 0.15 ± 0.005 | 8 ± 0 of 8 | 90 ± 2 |" in page
+    assert ("Lowest mean W1: wgan (0.3 ± 0.01 over 3 seeds); it is lower than avb (paired t-test over 3 seeds, "
+            "p = 0.0033)") in page
+    assert "not distinguishable at alpha = 0.1 from wgan_gp (paired t-test over 3 seeds, p = 0.51)" in page
+    assert "0.2 x their mean" in page
+    assert "Converged (the criterion under How it was measured): gan 3/3, wgan 3/3, wgan_gp 3/3, avb 3/3, vae 3/3." in page
+    assert "![samples](../figures/ring8/samples.png)" in page
     assert "curves.png" not in page  # only figures that exist
-    assert "[ring8](results/ring8.md)" in (tmp_path / "reports/index.md").read_text()
+    index = (tmp_path / "reports/index.md").read_text()
+    assert "[ring8](results/ring8.md)" in index and "wgan (0.3 ± 0.01)" in index

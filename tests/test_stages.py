@@ -23,6 +23,7 @@ from stages.paths import resume_path
 from .conftest import venv_env
 
 TINY = {
+    "seeds": [0],
     "data": {"toy_train": 256, "toy_test": 128},
     "net": {"z_dim": 4, "g_hidden": [16], "d_hidden": [16]},
     "train": {"log_every": 3, "snapshots": 2},
@@ -63,13 +64,18 @@ def set_params(folder: Path, **sections) -> None:
 
 def outputs(folder: Path, model: str = "wgan") -> tuple[dict, str, dict]:
     """(checkpoint, log CSV text, TrainRecord without its wall-clock seconds)."""
-    record = json.loads((folder / f"metrics/train/ring8/{model}.json").read_text())
+    return seed_outputs(folder, model, 0)
+
+
+def seed_outputs(folder: Path, model: str, seed: int) -> tuple[dict, str, dict]:
+    record = json.loads((folder / f"metrics/train/ring8/{model}/seed{seed}.json").read_text())
     record.pop("seconds")
-    return io.load_torch(folder / f"models/ring8/{model}.pt"), (folder / f"logs/ring8/{model}.csv").read_text(), record
+    return (io.load_torch(folder / f"models/ring8/{model}/seed{seed}.pt"),
+            (folder / f"logs/ring8/{model}/seed{seed}.csv").read_text(), record)
 
 
-def assert_same_outputs(a: Path, b: Path, model: str = "wgan") -> None:
-    (ca, la, ra), (cb, lb, rb) = outputs(a, model), outputs(b, model)
+def assert_same_outputs(a: Path, b: Path, model: str = "wgan", seed: int = 0) -> None:
+    (ca, la, ra), (cb, lb, rb) = seed_outputs(a, model, seed), seed_outputs(b, model, seed)
     assert ra == rb and la == lb
     assert ca.keys() == cb.keys() and ca["state"].keys() == cb["state"].keys()
     assert all(torch.equal(ca["state"][k], cb["state"][k]) for k in ca["state"])
@@ -86,21 +92,22 @@ def train(*args: str):
 
 def test_train_writes_checkpoint_log_and_status(workdir: Path):
     train("wgan", "--dataset", "ring8")
-    status = json.loads((workdir / "metrics/train/ring8/wgan.json").read_text())
+    status = json.loads((workdir / "metrics/train/ring8/wgan/seed0.json").read_text())
     assert status["status"] == "ok" and status["steps"] == 6 and status["inner_steps"] == 12
-    log = (workdir / "logs/ring8/wgan.csv").read_text().splitlines()
+    log = (workdir / "logs/ring8/wgan/seed0.csv").read_text().splitlines()
     assert log[0] == "step,critic_loss,w_estimate,g_loss" and len(log) == 3  # no wall clock: same bytes each run
-    ckpt = io.load_torch(workdir / "models/ring8/wgan.pt")  # weights_only=True
+    ckpt = io.load_torch(workdir / "models/ring8/wgan/seed0.pt")  # weights_only=True
     assert ckpt["model"] == "wgan" and ckpt["config"]["clip"] == 0.01
-    assert [s["step"] for s in ckpt["snapshots"]] == [3, 6]
+    # 2 log-spaced from step 10 (capped at the 6 steps there are) and 5 over the last third (steps 4..6)
+    assert [s["step"] for s in ckpt["snapshots"]] == [4, 5, 6]
     assert not list(workdir.rglob("*.tmp"))  # atomic writes leave no temp files
 
 
 def test_same_seed_same_weights(workdir: Path):
     train("gan", "--dataset", "ring8")
-    a = io.load_torch(workdir / "models/ring8/gan.pt")["state"]
+    a = io.load_torch(workdir / "models/ring8/gan/seed0.pt")["state"]
     train("gan", "--dataset", "ring8")
-    b = io.load_torch(workdir / "models/ring8/gan.pt")["state"]
+    b = io.load_torch(workdir / "models/ring8/gan/seed0.pt")["state"]
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
 
@@ -109,41 +116,60 @@ def test_divergence_is_recorded_not_hidden(workdir: Path):
     set_params(workdir, vae={"steps": 50, "lr": 1e30})  # blows up at the second step
     res = train("vae", "--dataset", "ring8")
     assert "recorded as diverged" in res.output and "diverged at generator step 2: " in res.output
-    status = json.loads((workdir / "metrics/train/ring8/vae.json").read_text())
+    status = json.loads((workdir / "metrics/train/ring8/vae/seed0.json").read_text())
     assert status["status"] == "diverged" and status["steps"] == 0 and status["inner_steps"] == 0
     assert status["message"].startswith("diverged at generator step 2: ") and " became " in status["message"]
     # the log has its header and no rows, and pandas reads it (evaluate, plot)
-    log = pd.read_csv(workdir / "logs/ring8/vae.csv")
+    log = pd.read_csv(workdir / "logs/ring8/vae/seed0.csv")
     assert list(log.columns) == ["step", "elbo", "kl", "recon_nll"] and len(log) == 0
     # the weights kept are the last finite ones: here the initial ones, as a 1-step run starts from
-    kept = io.load_torch(workdir / "models/ring8/vae.pt")
+    kept = io.load_torch(workdir / "models/ring8/vae/seed0.pt")
     assert all(torch.isfinite(v).all() for v in kept["state"].values()) and kept["snapshots"] == []
     set_params(workdir, vae={"steps": 50, "lr": 1e-30})  # the same init, a step that changes nothing
     train("vae", "--dataset", "ring8")
-    init = io.load_torch(workdir / "models/ring8/vae.pt")["state"]
+    init = io.load_torch(workdir / "models/ring8/vae/seed0.pt")["state"]
     assert all(torch.equal(kept["state"][k], init[k]) for k in init)
-    assert not resume_path("ring8", "vae").exists()
+    assert not resume_path("ring8", "vae", 0).exists()
+
+
+def test_seeds_in_parallel_processes_match_one_at_a_time(workdir: Path, tmp_path: Path, monkeypatch):
+    """Two worker processes give each seed the bytes a one-process run gives it; seeds differ."""
+    set_params(workdir, seeds=[0, 1], train={"workers": 2})
+    train("gan", "--dataset", "ring8")  # the workers print to the real stderr, not CliRunner's
+    one = make_workdir(tmp_path / "one", monkeypatch)
+    set_params(one, seeds=[0, 1], train={"workers": 1})
+    train("gan", "--dataset", "ring8")
+    for seed in (0, 1):
+        assert_same_outputs(workdir, one, "gan", seed)
+    a, b = (io.load_torch(one / f"models/ring8/gan/seed{s}.pt")["state"] for s in (0, 1))
+    assert not all(torch.equal(a[k], b[k]) for k in a)  # another seed, another run
+
+
+def test_a_seed_not_in_params_is_refused(workdir: Path):
+    res = CliRunner().invoke(app, ["train", "gan", "--dataset", "ring8", "--seed", "7", "--no-progress"])
+    assert res.exit_code == 2 and "--seed 7 is not in params.yaml seeds [0]" in res.output
 
 
 def test_record_says_what_was_in_force(workdir: Path):
     train("gan", "--dataset", "ring8")
-    status = json.loads((workdir / "metrics/train/ring8/gan.json").read_text())
+    status = json.loads((workdir / "metrics/train/ring8/gan/seed0.json").read_text())
     assert status["threads"] == 1 and status["deterministic"] is True
     assert status["torch"] == torch.__version__ and status["device"] in ("cpu", "cuda")
 
 
 def test_stale_temps_and_a_foreign_resume_checkpoint_are_cleaned(workdir: Path, tmp_path: Path, monkeypatch):
-    stale = [workdir / "models/ring8/.wgan.pt.a1b2.tmp", workdir / "logs/ring8/.wgan.csv.a1b2.tmp",
-             workdir / "metrics/train/ring8/.wgan.json.a1b2.tmp", workdir / ".resume/ring8/.wgan.pt.a1b2.tmp"]
-    other = workdir / "models/ring8/.gan.pt.a1b2.tmp"  # another model's writer may be alive
+    stale = [workdir / "models/ring8/wgan/.seed0.pt.a1b2.tmp", workdir / "logs/ring8/wgan/.seed0.csv.a1b2.tmp",
+             workdir / "metrics/train/ring8/wgan/.seed0.json.a1b2.tmp",
+             workdir / ".resume/ring8/wgan/.seed0.pt.a1b2.tmp"]
+    other = workdir / "models/ring8/gan/.seed0.pt.a1b2.tmp"  # another model's writer may be alive
     for p in [*stale, other]:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(b"half a file")
-    io.save_torch(workdir / resume_path("ring8", "wgan"), {"key": "another configuration", "state": {}})
+    io.save_torch(workdir / resume_path("ring8", "wgan", 0), {"key": "another configuration", "state": {}})
     res = train("wgan", "--dataset", "ring8")
     assert "a resume checkpoint of another configuration" in res.output
     assert not any(p.exists() for p in stale) and other.exists()
-    assert not (workdir / resume_path("ring8", "wgan")).exists()
+    assert not (workdir / resume_path("ring8", "wgan", 0)).exists()
     fresh = make_workdir(tmp_path / "fresh", monkeypatch)
     train("wgan", "--dataset", "ring8")
     assert_same_outputs(workdir, fresh)
@@ -156,7 +182,7 @@ def test_killed_run_resumes_to_the_same_bytes(tmp_path: Path, monkeypatch):
     ref = make_workdir(tmp_path / "ref", monkeypatch, params)
     train("wgan", "--dataset", "ring8")
     killed = make_workdir(tmp_path / "killed", monkeypatch, params)
-    ckpt = killed / resume_path("ring8", "wgan")
+    ckpt = killed / resume_path("ring8", "wgan", 0)
     proc = subprocess.Popen([sys.executable, "-m", "stages", "train", "wgan", "--dataset", "ring8", "--no-progress"],
                             cwd=killed, env=venv_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -169,7 +195,7 @@ def test_killed_run_resumes_to_the_same_bytes(tmp_path: Path, monkeypatch):
     finally:
         proc.kill()
         proc.wait()
-    assert ckpt.exists() and not (killed / "models/ring8/wgan.pt").exists()
+    assert ckpt.exists() and not (killed / "models/ring8/wgan/seed0.pt").exists()
     res = train("wgan", "--dataset", "ring8")
     assert "resuming from generator step" in res.output
     assert_same_outputs(killed, ref)

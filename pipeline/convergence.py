@@ -1,0 +1,47 @@
+"""Has a run converged? A criterion on the exact W1 of its generator snapshots.
+
+A run has converged when, over the last third of its training, the exact W1
+of its snapshots (the `train.tail_snapshots` evenly spaced there, and any
+log-spaced one that falls there) moves by less than the tolerance: the
+least-squares line through them changes by `|slope| * (T - 2T/3)`, and the
+tolerance is max(the seed-to-seed std of the final W1, `rtol` * their mean).
+A trend smaller than the spread between seeds cannot change a comparison
+over those seeds; the relative floor keeps three seeds that agree by chance
+from demanding an impossible flatness. A diverged run has not converged.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+
+TAIL = 2 / 3  # the window starts at this fraction of the run's generator steps
+
+
+@dataclass(frozen=True)
+class Trend:
+    change: float  # |fitted W1 change| over the window
+    points: int  # snapshots in the window
+
+
+def tail_trend(steps: Sequence[int], w1: Sequence[float], total: int) -> Optional[Trend]:
+    """The fitted change of W1 over [TAIL * total, total]; None with fewer than 3 finite snapshots there."""
+    s = np.asarray(steps, float)
+    v = np.asarray(w1, float)
+    keep = (s >= TAIL * total - 1e-9) & np.isfinite(v)
+    if keep.sum() < 3:
+        return None
+    slope = np.polyfit(s[keep], v[keep], 1)[0]
+    return Trend(float(abs(slope) * total * (1 - TAIL)), int(keep.sum()))
+
+
+def tolerance(final_w1: Sequence[float], rtol: float) -> float:
+    """max(seed-to-seed std of the final W1, rtol * its mean), over the finite values."""
+    v = np.array([x for x in final_w1 if x is not None and math.isfinite(x)], float)
+    if len(v) == 0:
+        return float("nan")
+    std = float(v.std(ddof=1)) if len(v) > 1 else 0.0
+    return max(std, rtol * float(v.mean()))
