@@ -185,6 +185,11 @@ class AvbParams(_ModelSection):
     adversary_steps: int = Field(1, ge=1)  # T updates per encoder/decoder update
     eps_dim: int = Field(16, ge=1)  # noise fed to the black-box encoder z = f(x, eps)
     min_std: float = Field(0.01, gt=0)  # floor of the Gaussian decoder's std
+    # adaptive contrast (section 3.3): T contrasts q(z|x) with a Gaussian of its own moments, estimated
+    # from `contrast_samples` encoder draws per x, instead of with the prior. Off: measured with 3 seeds it
+    # was better on ring8, worse on the section 6.1 toy and on digits, and 2.3x slower (README, Models)
+    adaptive_contrast: bool = False
+    contrast_samples: int = Field(16, ge=2)
 
 
 class VaeParams(_ModelSection):
@@ -261,8 +266,8 @@ class EvalParams(_Section):
     # More than the FID feature dims when an image data set is listed: checked by Params, which knows `datasets`.
     n_samples: int = Field(2500, ge=2)  # generated samples for FID, W1 and modes (VEEGAN/PacGAN: 2,500)
     # a run has converged when its snapshots' exact W1 moves over the last third of training by less than
-    # max(seed-to-seed std of the final W1, converge_rtol * its mean): pipeline/convergence.py
-    converge_rtol: float = Field(0.05, gt=0)
+    # max(robust seed-to-seed spread of the final W1, converge_rtol * its median): pipeline/convergence.py
+    converge_rtol: float = Field(0.1, gt=0)
     alpha: float = Field(0.05, gt=0, lt=1)  # significance level of the paired tests over seeds in the reports
 
     @field_validator("n_samples", "snapshot_samples")
@@ -456,6 +461,8 @@ class AvbToyParams(_Section):
     lr: float = Field(1e-3, gt=0)
     adversary_lr: float = Field(1e-3, gt=0)
     adversary_steps: int = Field(2, ge=1)
+    adaptive_contrast: bool = False  # AVB section 3.3, as avb.adaptive_contrast
+    contrast_samples: int = Field(16, ge=2)
     is_samples: int = Field(100_000, ge=100)  # importance samples per data point for log p(x)
     n_plot: int = Field(400, ge=10)  # posterior draws per data point in the figure
 

@@ -57,19 +57,20 @@ def versions() -> dict[str, str]:
 
 
 def estimate_at(rows: list[dict], key: str, steps: list[int]) -> list[float]:
-    """The training log's `key` averaged over the window before each step.
+    """The training log's `key` averaged over a window before each step.
 
-    Log rows are already means over `log_every` steps; the window is half the
-    spacing between the requested steps, so that one noisy row cannot decide.
+    Log rows are already means over `log_every` steps; each step's window is half its gap to the
+    previous requested step (at least one log row), so that one noisy row cannot decide while
+    log-spaced early snapshots, a few steps apart, still each get a value.
     """
     if not rows or key not in rows[0]:
         return [float("nan")] * len(steps)
     s = np.array([r["step"] for r in rows], float)
     v = np.array([r[key] for r in rows], float)
-    gap = np.diff([0, *steps]).min() if steps else 1
-    half = max(gap / 2, 1)
+    row_gap = float(np.median(np.diff(s))) if len(s) > 1 else float(s[0])
     out = []
-    for t in steps:
+    for prev, t in zip([0, *steps[:-1]], steps):
+        half = max((t - prev) / 2, row_gap)
         sel = (s > t - half) & (s <= t)
         out.append(float(v[sel].mean()) if sel.any() else float("nan"))
     return out
@@ -104,10 +105,11 @@ def estimate_vs_w1(step: Step, ckpt: dict, log_rows: list[dict], test: Tensor, m
     return traj, EstimateVsW1(key, rnd(corr.pearson), rnd(corr.spearman), corr.n, p.snapshot_samples)
 
 
-def mark_convergence(records: list[EvalRecord], rtol: float) -> None:
-    """Set each run's `convergence` (pipeline/convergence.py), the tolerance from all the seeds' final W1."""
-    finals = [r.trajectory[-1].w1 for r in records if r.ok and r.trajectory]
-    tol = tolerance(finals, rtol)
+def mark_convergence(records: list[EvalRecord], rtol: float, floor_w1: float) -> None:
+    """Set each run's `convergence` (pipeline/convergence.py): the tolerance from every seed's final W1
+    (the evaluation's) and the real-data floor's W1 at the same sample size."""
+    finals = [r.scores.w1 for r in records if r.ok and r.scores is not None]
+    tol = tolerance(finals, rtol, floor_w1)
     for r in records:
         trend = tail_trend([t.step for t in r.trajectory], [t.w1 for t in r.trajectory], r.train_steps) \
             if r.ok else None

@@ -140,3 +140,21 @@ def avb_elbo_terms(t_posterior: Tensor, nll: Tensor) -> tuple[Tensor, Tensor]:
     and decoder minimise.
     """
     return t_posterior + nll, t_posterior
+
+
+def adaptive_contrast(z: Tensor) -> tuple[Tensor, Tensor]:
+    """AVB's adaptive contrast (Mescheder et al. 2017, section 3.3), from m draws of q(z|x) per x.
+
+    z: (m, B, d). The auxiliary r(z|x) = N(mu(x), diag sigma(x)^2) has the draws' mean and std
+    (a Monte Carlo estimate, as the paper does for a black-box encoder). Returns the normalised draws
+    z~ = (z - mu) / sigma (m, B, d), which the adversary tells from N(0, I), and log r(z|x) (m, B).
+    Then T*(x, z~) = log q(z|x) - log r(z|x), and
+        -ELBO = E_q[T(x, z~) + log r(z|x) - log p(z) - log p(x|z)]     (eq. 3.13 with 3.10),
+    an adversary that only has to learn how far q is from a Gaussian, not from the prior.
+    """
+    mu = z.mean(0, keepdim=True)
+    sigma = z.std(0, keepdim=True).clamp_min(1e-4)  # a collapsed dimension must not divide by zero
+    z_t = (z - mu) / sigma
+    log_r = standard_normal_logpdf(z_t) - sigma.log().sum(-1)
+    return z_t, log_r
+

@@ -287,15 +287,25 @@ class AVB(LatentModel):
 
     def elbo(self, x: Tensor, z: Tensor, log_px_z: Tensor) -> Tensor:
         """E_q[log p(x|z) - T(x, z)] (AVB, eq. 3.7): T stands in for log q(z|x) - log p(z), so this is
-        an *estimate* of the ELBO, exact only for the optimal adversary T*; it is not a bound."""
+        an *estimate* of the ELBO, exact only for the optimal adversary T*; it is not a bound.
+        With adaptive contrast the K draws z also give r(z|x)'s moments (`losses.adaptive_contrast`)."""
         k, b, zd = z.shape
         xk = x.unsqueeze(0).expand(k, *x.shape).reshape(k * b, *x.shape[1:])
-        return (log_px_z - self.T(xk, z.reshape(k * b, zd)).view(k, b)).mean(0)
+        if not self.p.adaptive_contrast:
+            return (log_px_z - self.T(xk, z.reshape(k * b, zd)).view(k, b)).mean(0)
+        z_t, log_r = losses.adaptive_contrast(z)
+        kl = self.T(xk, z_t.reshape(k * b, zd)).view(k, b) + log_r - losses.standard_normal_logpdf(z)
+        return (log_px_z - kl).mean(0)
+
+    def _contrasted(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Adaptive contrast: m = contrast_samples draws z (m, B, d) per x, their normalised z~ and log r."""
+        z = self.posterior_samples(x, self.p.contrast_samples)
+        return (z, *losses.adaptive_contrast(z))
 
     def inner(self, x: Tensor) -> Logs:
         with torch.no_grad():
-            z_q = self.encode(x)
-        z_p = self._z(len(x), x.device)
+            z_q = self._contrasted(x)[1][0] if self.p.adaptive_contrast else self.encode(x)
+        z_p = self._z(len(x), x.device)  # with adaptive contrast: r(z|x) normalised is N(0, I) too
         t = self.T(torch.cat([x, x]), torch.cat([z_q, z_p]))
         loss = losses.avb_adversary_loss(t[: len(x)], t[len(x):])
         self.opt_t.zero_grad(set_to_none=True)
@@ -305,10 +315,20 @@ class AVB(LatentModel):
 
     def outer(self, x: Tensor) -> Logs:
         self.T.requires_grad_(False)  # T is held fixed; only dT/dz flows back to the encoder
-        z = self.encode(x)
-        mean, log_std = self.decoder(z)
-        nll = losses.gaussian_nll(x, mean, log_std.expand_as(mean))
-        neg_elbo, kl = losses.avb_elbo_terms(self.T(x, z), nll)
+        if self.p.adaptive_contrast:
+            z, z_t, log_r = self._contrasted(x)
+            m, b, zd = z.shape
+            xk = x.unsqueeze(0).expand(m, *x.shape).reshape(m * b, *x.shape[1:])
+            mean, log_std = self.decoder(z.reshape(m * b, zd))
+            nll = losses.gaussian_nll(xk, mean, log_std.expand_as(mean))
+            # T estimates log q - log r; log r - log p(z) is exact: together log q - log p (eq. 3.13)
+            t = self.T(xk, z_t.reshape(m * b, zd)) + (log_r - losses.standard_normal_logpdf(z)).reshape(-1)
+        else:
+            z = self.encode(x)
+            mean, log_std = self.decoder(z)
+            nll = losses.gaussian_nll(x, mean, log_std.expand_as(mean))
+            t = self.T(x, z)
+        neg_elbo, kl = losses.avb_elbo_terms(t, nll)
         loss = neg_elbo.mean()
         self.opt_vae.zero_grad(set_to_none=True)
         loss.backward()

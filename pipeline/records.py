@@ -536,3 +536,14 @@ THEORY_RECORDS: dict[str, type[Record]] = {
     "ablation": AblationResult,
     "avb_toy": AvbToyResult,
 }
+
+
+@dataclasses.dataclass
+class TheorySeeds(Record):
+    """theory <part> -> summary, theory report: the part's headline numbers (its record's `metrics()`)
+    for every seed in params `seeds`, in that order; the part's own record is the first seed's."""
+
+    part: str
+    seeds: list[int]
+    metrics: dict[str, list[Optional[float]]]  # metric -> one value per seed (None: undefined there)
+

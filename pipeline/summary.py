@@ -1,12 +1,12 @@
 """metrics/summary.json: the one DVC metrics file, numbers only.
 
 Nested as {dataset: {model: {metric: {mean, std, n}, "converged": share}, "real": {...}},
-"theory": {part: {...}}}, which `dvc exp show` flattens to columns such as
-`ring8.wgan.w1.mean`: mean and sample std over the seeds in params `seeds`, n the
-seeds with a finite value (a diverged run has none); `converged` is the share of
-seeds whose run converged (pipeline/convergence.py). Per-seed values stay in the
-evaluation records. Descriptions
-(devices, versions, timings, sample counts) stay in the records beside it, so
+"theory": {part: {metric: {mean, std, n}}}}, which `dvc exp show` flattens to
+columns such as `ring8.wgan.w1.mean`: mean and sample std over the seeds in params
+`seeds`, n the seeds with a finite value (a diverged run has none); `converged` is
+the share of seeds whose run converged (pipeline/convergence.py). Per-seed values
+stay in the records. Descriptions (devices, versions, timings, sample counts) stay
+in the records beside it, so
 a rerun that changes nothing leaves this file, and `dvc exp show --only-changed`, quiet.
 """
 
@@ -49,7 +49,7 @@ def over_seeds(runs: list[EvalRecord]) -> dict:
 
 
 def summary(evals: Iterable[EvalRecord], reals: Iterable[RealRecord],
-            theory: Optional[dict[str, dict]] = None) -> dict:
+            theory: Optional[dict[str, dict[str, list]]] = None) -> dict:
     """Every data set's models (over seeds) and real-data floor, and the theory parts' headline numbers."""
     out: dict = {}
     for r in reals:
@@ -59,7 +59,8 @@ def summary(evals: Iterable[EvalRecord], reals: Iterable[RealRecord],
         runs.setdefault((e.dataset, e.model), []).append(e)
     for (ds, model), rs in runs.items():
         out.setdefault(ds, {})[model] = over_seeds(rs)
-    if theory:
-        out["theory"] = {part: {k: v for k, v in m.items() if v is not None and math.isfinite(v)}
+    if theory:  # part -> metric -> one value per seed
+        out["theory"] = {part: {k: {"mean": _g(sp.mean), "std": _g(sp.std), "n": sp.n}
+                                for k, vals in m.items() if (sp := spread(vals)).n}
                          for part, m in theory.items()}
     return out

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from typing import Annotated
 
 import typer
@@ -15,6 +18,7 @@ from .paths import (
     eval_trajectory_path,
     log_path,
     prepared_dir,
+    real_record_path,
     real_stats_path,
     samples_path,
     train_record_path,
@@ -33,42 +37,73 @@ def main(
     estimate, mean and std over seeds, for `dvc plots`) and
     data/samples/DATASET/MODEL.npy (samples of the first seed, for the figures).
     """
+    from pipeline import io
+    from pipeline.evaluate import mark_convergence
+    from pipeline.records import RealRecord
+
+    params = params_or_exit()
+    ds, m = dataset.value, model.value
+    for seed in params.seeds:
+        for need in (checkpoint_path(ds, m, seed), log_path(ds, m, seed), train_record_path(ds, m, seed),
+                     real_stats_path(ds), real_record_path(ds)):
+            if not need.exists():
+                raise fail(f"{need} is missing (run `dvc repro` for the stages before evaluate)")
+    # seeds side by side like training (train.workers); each evaluation pins one thread
+    workers = min(len(params.seeds), params.train.workers or os.cpu_count() or 1)
+    jobs = [(m, ds, seed) for seed in params.seeds]
+    if workers == 1:
+        results = [_evaluate_one_safely(job) for job in jobs]
+    else:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            results = list(pool.map(_evaluate_one_safely, jobs))
+    if errors := [r for r in results if isinstance(r, str)]:
+        raise fail("\n".join(errors))
+    records = [r.record for r in results]
+    mark_convergence(records, params.eval.converge_rtol, RealRecord.read(real_record_path(ds)).floor.w1)
+    for r in records:
+        r.write(eval_record_path(ds, m, r.seed))
+        info(f"evaluate {m}/{ds} seed {r.seed} in {r.seconds}s: {r.metrics()}")
+    io.write_text(eval_trajectory_path(ds, m), _mean_trajectory(records).to_csv(index=False))
+    io.write_npy(samples_path(ds, m), results[0].preview)
+    info(f"evaluate {m}/{ds}: converged in {sum(r.converged for r in records)}/{len(records)} seeds")
+
+
+def _evaluate_one_safely(job: tuple):
+    """In a worker process: `_evaluate_one`, or its one-line error as a string."""
+    try:
+        return _evaluate_one(*job)
+    except _Refused as e:
+        return str(e)
+
+
+class _Refused(Exception):
+    pass
+
+
+def _evaluate_one(m: str, ds: str, seed: int):
+    """One seed's run -> an `Evaluation` (record, trajectory, preview); a bad input raises `_Refused`."""
     import pandas as pd
 
     from pipeline import data as data_lib
     from pipeline import io
     from pipeline.config import ParamsError, resolve_device
-    from pipeline.evaluate import evaluate_model, mark_convergence
+    from pipeline.evaluate import evaluate_model
     from pipeline.metrics import SampleSizeError
     from pipeline.real_stats import RealStats
     from pipeline.records import RecordError, TrainRecord
 
     params = params_or_exit()
-    ds, m = dataset.value, model.value
-    results = []
     try:
         device = resolve_device(params.device)
         one_thread_on_cpu(device)
         prepared = data_lib.load_prepared(prepared_dir(ds))
         stats = RealStats.from_state(io.load_torch(real_stats_path(ds)))
-        for seed in params.seeds:
-            for need in (checkpoint_path(ds, m, seed), log_path(ds, m, seed), train_record_path(ds, m, seed)):
-                if not need.exists():
-                    raise FileNotFoundError(f"{need} is missing (run `dvc repro` for the stages before evaluate)")
-            train = TrainRecord.read(train_record_path(ds, m, seed))
-            ckpt = io.load_torch(checkpoint_path(ds, m, seed))
-            rows = pd.read_csv(log_path(ds, m, seed)).to_dict("records")
-            results.append(evaluate_model(ckpt, train, prepared, stats, rows, params.eval, params.seed, device))
-            info(f"evaluate {m}/{ds} seed {seed} in {results[-1].record.seconds}s: {results[-1].record.metrics()}")
+        train = TrainRecord.read(train_record_path(ds, m, seed))
+        ckpt = io.load_torch(checkpoint_path(ds, m, seed))
+        rows = pd.read_csv(log_path(ds, m, seed)).to_dict("records")
+        return evaluate_model(ckpt, train, prepared, stats, rows, params.eval, params.seed, device)
     except (ParamsError, data_lib.DataError, SampleSizeError, FileNotFoundError, RecordError) as e:
-        raise fail(str(e)) from None
-    records = [r.record for r in results]
-    mark_convergence(records, params.eval.converge_rtol)
-    for r in records:
-        r.write(eval_record_path(ds, m, r.seed))
-    io.write_text(eval_trajectory_path(ds, m), _mean_trajectory(records).to_csv(index=False))
-    io.write_npy(samples_path(ds, m), results[0].preview)
-    info(f"evaluate {m}/{ds}: converged in {sum(r.converged for r in records)}/{len(records)} seeds")
+        raise _Refused(f"{m}/{ds} seed {seed}: {e}") from None
 
 
 def _mean_trajectory(records):

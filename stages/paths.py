@@ -12,7 +12,8 @@
     metrics/eval/<ds>/<model>/seed<k>.json EvalRecord   evaluate -> summary, plot, report
     metrics/eval/<ds>/<model>_w1.csv            evaluate -> DVC plots (W1 and estimate, mean over seeds)
     data/samples/<ds>/<model>.npy  evaluate     -> plot (the first seed's samples)
-    metrics/theory/<part>.json     theory records  theory <part> -> summary, theory report
+    metrics/theory/<part>.json     theory records  theory <part> -> theory report (the first seed's run)
+    metrics/theory/<part>_seeds.json  TheorySeeds  theory <part> -> summary, theory report (every seed)
     metrics/summary.json           summary      (the one DVC metrics file)
     reports/theory/<part>/*.png    theory <part>   -> theory report
     reports/                       plot, report, theory report
@@ -91,6 +92,11 @@ def figure_path(dataset: str, name: str) -> Path:
 
 def theory_record_path(part: str) -> Path:
     return METRICS / "theory" / f"{part}.json"
+
+
+def theory_seeds_path(part: str) -> Path:
+    """The part's headline numbers for every seed (a TheorySeeds record)."""
+    return METRICS / "theory" / f"{part}_seeds.json"
 
 
 def theory_figure_path(part: str, name: str) -> Path:

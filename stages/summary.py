@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from .common import info, params_or_exit
-from .paths import SUMMARY, eval_record_path, real_record_path, theory_record_path
+from .paths import SUMMARY, eval_record_path, real_record_path, theory_seeds_path
 
 
 def main() -> None:
     """Collect the headline numbers of every model, data set and theory part into metrics/summary.json."""
     from pipeline import io
-    from pipeline.records import THEORY_RECORDS, EvalRecord, RealRecord
+    from pipeline.records import THEORY_RECORDS, EvalRecord, RealRecord, TheorySeeds
     from pipeline.registry import MODELS
     from pipeline.summary import summary
 
@@ -17,6 +17,6 @@ def main() -> None:
     evals = [EvalRecord.read(eval_record_path(ds, m, s)) for ds in params.datasets for m in MODELS
              for s in params.seeds]
     reals = [RealRecord.read(real_record_path(ds)) for ds in params.datasets]
-    theory = {part: cls.read(theory_record_path(part)).metrics() for part, cls in THEORY_RECORDS.items()}
+    theory = {part: TheorySeeds.read(theory_seeds_path(part)).metrics for part in THEORY_RECORDS}
     io.write_json(SUMMARY, summary(evals, reals, theory))
     info(f"summary: {SUMMARY}")

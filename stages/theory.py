@@ -8,9 +8,11 @@
     python -m stages theory avb-toy      # AVB section 6.1
     python -m stages theory report       # reports/theory.md from the parts' records
 
-Each part reads `seed` and `theory.<part>` (parts 3-5 also `theory.mixture` and
-`theory.wgan`); writes its record, metrics/theory/<part>.json (pipeline.records),
-and its figures, reports/theory/<part>/<name>.png. The report reads the records only.
+Each part reads `seeds` and `theory.<part>` (parts 3-5 also `theory.mixture` and
+`theory.wgan`) and runs once per seed; writes the first seed's record,
+metrics/theory/<part>.json (pipeline.records), and figures,
+reports/theory/<part>/<name>.png, and every seed's headline numbers,
+metrics/theory/<part>_seeds.json. The report reads the records only.
 Each command imports only its own part's modules.
 """
 
@@ -26,115 +28,157 @@ from pipeline.config import TheoryParams
 from pipeline.records import THEORY_RECORDS, Record
 
 from .common import fail, info, params_or_exit
-from .paths import THEORY_REPORT, theory_figure_path, theory_record_path
+from .paths import THEORY_REPORT, theory_figure_path, theory_record_path, theory_seeds_path
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__.split("\n")[0])
 
 
-def _load() -> tuple[int, TheoryParams]:
+def _load(seed: Optional[int] = None) -> tuple[int, TheoryParams]:
     import torch
 
     params = params_or_exit()
+    seed = params.seeds[0] if seed is None else seed
     # Tiny nets: one thread is faster, and on a shared CPU extra threads only wait on each other.
     torch.set_num_threads(1)
     # Every part builds nets from the global RNG: seed it so a rerun reproduces the numbers.
-    torch.manual_seed(params.seed)
-    return params.seed, params.theory
+    torch.manual_seed(seed)
+    return seed, params.theory
+
+
+def _compute(part: str, seed: int) -> tuple[Record, object]:
+    """One seed of one part: its record and what its figures need besides the record."""
+    seed, p = _load(seed)
+    if part == "lines":
+        from pipeline.theory.lines import run_lines
+
+        return run_lines(p.lines, seed), None
+    if part == "vanishing":
+        from pipeline.theory.vanishing import run_vanishing
+
+        return run_vanishing(p.vanishing, seed), None
+    if part == "meaningful":
+        from pipeline.theory.meaningful import run_meaningful
+
+        return run_meaningful(p.meaningful, p.wgan_run(p.meaningful.wgan, p.meaningful.steps), p.mixture, seed), None
+    if part == "energy":
+        from pipeline.theory.energy import run_energy
+
+        return run_energy(p.energy, p.wgan_runs(p.energy.runs, p.energy.steps), p.mixture, seed)
+    if part == "ablation":
+        from pipeline.theory.ablation import run_ablation
+
+        return run_ablation(p.ablation, p.wgan_runs(p.ablation.rows, p.ablation.steps), p.mixture, seed), None
+    if part == "avb_toy":
+        from pipeline.theory.avb_toy import run_avb_toy
+
+        return run_avb_toy(p.avb_toy, seed)
+    raise ValueError(f"unknown theory part {part!r}")
+
+
+def _compute_job(job: tuple[str, int]) -> tuple[Record, object]:
+    return _compute(*job)
+
+
+def _figures(part: str, r, extra) -> dict[str, Callable[[], object]]:
+    from pipeline.theory import figures
+
+    return {
+        "lines": lambda: {"lines": lambda: figures.lines_distances(r), "lines_demo": lambda: figures.lines_demo(r)},
+        "vanishing": lambda: {"vanishing": lambda: figures.vanishing(r)},
+        "meaningful": lambda: {"meaningful": lambda: figures.meaningful(r)},
+        "energy": lambda: {"energy": lambda: figures.energy(r, extra)},
+        "ablation": lambda: {"ablation": lambda: figures.ablation(r)},
+        "avb_toy": lambda: {"avb_toy": lambda: figures.avb_toy(r, extra)},
+    }[part]()
+
+
+def _run(part: str) -> None:
+    """The part once per seed in params `seeds` (side by side in `train.workers` processes): the first
+    seed's record and figures, and every seed's headline numbers (metrics/theory/<part>_seeds.json)."""
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from pipeline.records import TheorySeeds
+
+    params = params_or_exit()
+    seeds = params.seeds
+    t0 = time.perf_counter()
+    workers = min(len(seeds), params.train.workers or os.cpu_count() or 1)
+    if workers == 1:
+        results = [_compute(part, s) for s in seeds]
+    else:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            results = list(pool.map(_compute_job, [(part, s) for s in seeds]))
+    record, extra = results[0]
+    per_seed = [r.metrics() for r, _ in results]
+    TheorySeeds(part, list(seeds), {k: [m.get(k) for m in per_seed] for k in per_seed[0]}).write(
+        theory_seeds_path(part))
+    _write(part, record, _figures(part, record, extra), t0)
 
 
 def _write(part: str, record: Record, figs: dict[str, Callable[[], object]], t0: float) -> None:
     from pipeline.theory import figures
 
-    record.seconds = round(time.perf_counter() - t0, 1)
+    record.seconds = round(time.perf_counter() - t0, 1)  # the whole stage: every seed
     record.write(theory_record_path(part))
     for name, draw in figs.items():
         figures.save_png(draw(), theory_figure_path(part, name))
     shown = ", ".join(f"{k}={v:.4g}" for k, v in record.metrics().items() if v is not None)
-    info(f"theory {part}: {record.seconds:.1f}s; {shown}")
+    info(f"theory {part}: {record.seconds:.1f}s; first seed: {shown}")
 
 
 @app.command()
 def lines() -> None:
     """Part 1: W1 / JS / KL between parallel lines, learned estimates, and the one-parameter learning demo."""
-    from pipeline.theory import figures
-    from pipeline.theory.lines import run_lines
-
-    seed, p = _load()
-    t0 = time.perf_counter()
-    r = run_lines(p.lines, seed)
-    _write("lines", r, {"lines": lambda: figures.lines_distances(r), "lines_demo": lambda: figures.lines_demo(r)}, t0)
+    _run("lines")
 
 
 @app.command()
 def vanishing() -> None:
     """Part 2: generator gradient norms as the discriminator / critic trains on two separated bumps."""
-    from pipeline.theory import figures
-    from pipeline.theory.vanishing import run_vanishing
-
-    seed, p = _load()
-    t0 = time.perf_counter()
-    r = run_vanishing(p.vanishing, seed)
-    _write("vanishing", r, {"vanishing": lambda: figures.vanishing(r)}, t0)
+    _run("vanishing")
 
 
 @app.command()
 def meaningful() -> None:
     """Part 3: training estimates (W, JS) against the exact W1 of the samples along a run."""
-    from pipeline.theory import figures
-    from pipeline.theory.meaningful import run_meaningful
-
-    seed, p = _load()
-    t0 = time.perf_counter()
-    r = run_meaningful(p.meaningful, p.wgan_run(p.meaningful.wgan, p.meaningful.steps), p.mixture, seed)
-    _write("meaningful", r, {"meaningful": lambda: figures.meaningful(r)}, t0)
+    _run("meaningful")
 
 
 @app.command()
 def energy() -> None:
     """Part 4: Spearman correlation of trained critics with log p_real on a grid."""
-    from pipeline.theory import figures
-    from pipeline.theory.energy import run_energy
-
-    seed, p = _load()
-    t0 = time.perf_counter()
-    r, maps = run_energy(p.energy, p.wgan_runs(p.energy.runs, p.energy.steps), p.mixture, seed)
-    _write("energy", r, {"energy": lambda: figures.energy(r, maps)}, t0)
+    _run("energy")
 
 
 @app.command()
 def ablation(
     row: Annotated[Optional[list[str]], typer.Option(help="Rerun only this row of theory.ablation.rows "
-                                                           "(repeatable); prints it as JSON and writes nothing.")] = None,
+                                                           "(repeatable), first seed; prints it as JSON and writes "
+                                                           "nothing.")] = None,
 ) -> None:
     """Part 5: one WGAN per critic setting (optimiser; weight clipping, gradient penalty, spectral normalisation)."""
+    if not row:
+        _run("ablation")
+        return
     from pipeline.theory.ablation import run_ablation
 
     seed, p = _load()
-    t0 = time.perf_counter()
     try:
         r = run_ablation(p.ablation, p.wgan_runs(p.ablation.rows, p.ablation.steps), p.mixture, seed, only=row)
     except KeyError as e:
         raise fail(e.args[0]) from None
-    if row:  # a check of the table's numbers, not a result: nothing written
-        rows = {k: {a: b for a, b in v.items() if a != "checkpoints"} for k, v in r.to_json()["rows"].items()}
-        print(json.dumps(rows, indent=2, sort_keys=True))
-        return
-    from pipeline.theory import figures
-
-    _write("ablation", r, {"ablation": lambda: figures.ablation(r)}, t0)
+    # a check of the table's numbers, not a result: nothing written
+    rows = {k: {a: b for a, b in v.items() if a != "checkpoints"} for k, v in r.to_json()["rows"].items()}
+    print(json.dumps(rows, indent=2, sort_keys=True))
 
 
 @app.command("avb_toy", hidden=True)  # the part's name, as dvc.yaml's foreach calls it
 @app.command("avb-toy")
 def avb_toy() -> None:
     """Part 6: AVB and VAE on four 2x2 images with a 2-D latent; posteriors and log-likelihoods."""
-    from pipeline.theory import figures
-    from pipeline.theory.avb_toy import run_avb_toy
-
-    seed, p = _load()
-    t0 = time.perf_counter()
-    r, posteriors = run_avb_toy(p.avb_toy, seed)
-    _write("avb_toy", r, {"avb_toy": lambda: figures.avb_toy(r, posteriors)}, t0)
+    _run("avb_toy")
 
 
 @app.command()
@@ -146,6 +190,9 @@ def report() -> None:
     missing = [p for p in THEORY_RECORDS if not theory_record_path(p).exists()]
     if missing:
         raise fail(f"no record for {', '.join(missing)}: run `python -m stages theory <part>` first")
+    from pipeline.records import TheorySeeds
+
     records = {p: cls.read(theory_record_path(p)) for p, cls in THEORY_RECORDS.items()}
-    io.write_text(THEORY_REPORT, render(records))
+    seeds = {p: TheorySeeds.read(theory_seeds_path(p)) for p in THEORY_RECORDS if theory_seeds_path(p).exists()}
+    io.write_text(THEORY_REPORT, render(records, seeds))
     info(f"wrote {THEORY_REPORT}")

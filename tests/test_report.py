@@ -337,7 +337,7 @@ def test_report_stage_on_fixture_outputs(tmp_path: Path, monkeypatch):
     assert ("Lowest mean W1: wgan (0.3 ± 0.01 over 3 seeds); it is lower than avb (paired t-test over 3 seeds, "
             "p = 0.0033)") in page
     assert "not distinguishable at alpha = 0.1 from wgan_gp (paired t-test over 3 seeds, p = 0.51)" in page
-    assert "0.2 x their mean" in page
+    assert "0.2 x (the median final W1 - the real-data floor" in page
     assert "Converged (the criterion under How it was measured): gan 3/3, wgan 3/3, wgan_gp 3/3, avb 3/3, vae 3/3." in page
     assert "![samples](../figures/ring8/samples.png)" in page
     assert "curves.png" not in page  # only figures that exist

@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.convergence import tail_trend, tolerance
 from pipeline.evaluate import mark_convergence
-from pipeline.records import EstimateVsW1, EvalRecord, SnapshotW1
+from pipeline.records import EstimateVsW1, EvalRecord, SampleScores, SnapshotW1
 from pipeline.seedstats import paired_test, spread
 from pipeline.train import snapshot_steps
 
@@ -40,26 +40,30 @@ def test_tail_trend_fits_a_line_over_the_last_third():
     assert tail_trend([10, 850, 900], [1.0, 0.5, 0.4], 900) is None  # 2 points in the window: no fit
 
 
-def test_tolerance_is_the_seed_spread_or_the_relative_floor():
-    assert tolerance([1.0, 2.0, 3.0], 0.05) == 1.0  # std 1 > 0.05 * 2
-    assert tolerance([1.0, 1.0, 1.0], 0.05) == pytest.approx(0.05)
-    assert math.isnan(tolerance([float("nan")], 0.05))
+def test_tolerance_is_the_robust_seed_spread_or_a_tenth_of_the_way_to_the_floor():
+    assert tolerance([1.0, 2.0, 3.0], 0.1, 0.0) == pytest.approx(1.4826)  # MAD 1 > 0.1 * (2 - 0)
+    assert tolerance([1.7, 1.7, 1.7], 0.1, 1.3) == pytest.approx(0.04)  # 0.1 * (1.7 - 1.3), not 0.1 * 1.7
+    # one collapsed seed does not widen it: median 0.15, MAD 0.02 -> 0.0297
+    assert tolerance([0.13, 0.15, 0.69], 0.1, 0.05) == pytest.approx(1.4826 * 0.02)
+    assert tolerance([0.5, 0.5], 0.1, 0.6) == 0.0  # at the floor: any trend is too much
+    assert math.isnan(tolerance([float("nan")], 0.1, 0.0))
 
 
 def _run(seed: int, w1: list[float], status: str = "ok") -> EvalRecord:
     steps = [600, 700, 800, 900]
     return EvalRecord(model="gan", dataset="ring8", kind="points", seed=seed, status=status, message="",
                       train_steps=900, estimate_vs_w1=EstimateVsW1("x", None, None, 0, 0), device="cpu",
-                      versions={}, seconds=0.0, trajectory=[SnapshotW1(s, v, 0.0) for s, v in zip(steps, w1)])
+                      versions={}, seconds=0.0, trajectory=[SnapshotW1(s, v, 0.0) for s, v in zip(steps, w1)],
+                      scores=SampleScores(w1=w1[-1], w1_sliced=0.0, fid_domain=0.0) if status == "ok" else None)
 
 
 def test_mark_convergence_flags_the_run_still_moving():
     flat, flat2, moving = _run(0, [0.50, 0.51, 0.50, 0.50]), _run(1, [0.52, 0.52, 0.51, 0.52]), \
         _run(2, [0.90, 0.80, 0.70, 0.60])
     diverged = _run(3, [0.5, 0.5, 0.5, 0.5], status="diverged")
-    mark_convergence([flat, flat2, moving, diverged], rtol=0.05)
-    # final W1 of the ok runs 0.50, 0.52, 0.60: std 0.0529 > 0.05 * 0.54
-    assert flat.convergence.tolerance == pytest.approx(0.052915, abs=1e-6)
+    mark_convergence([flat, flat2, moving, diverged], rtol=0.1, floor_w1=0.3)
+    # final W1 of the ok runs 0.50, 0.52, 0.60: median 0.52, MAD 0.02 -> 0.029652 > 0.1 * (0.52 - 0.3)
+    assert flat.convergence.tolerance == pytest.approx(0.029652, abs=1e-6)
     assert flat.converged and flat2.converged
     assert not moving.converged and moving.convergence.change == pytest.approx(0.3)
     assert not diverged.converged and diverged.convergence.change is None

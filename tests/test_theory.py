@@ -282,3 +282,13 @@ def test_an_ablation_row_rerun_alone_gives_the_table_numbers():
     assert table.rows["a"].status == "ok" and table.metrics().keys() == {"a_w1", "b_w1"}
     with pytest.raises(KeyError, match="unknown ablation row"):
         ablation.run_ablation(p, runs, TINY_MIX, 0, only=["c"])
+
+
+def test_over_seeds_table_gives_every_seed_and_the_spread():
+    from pipeline.records import TheorySeeds
+
+    ts = TheorySeeds("lines", [0, 1, 2], {"wgan_theta_final": [0.01, 0.03, 0.02], "minimax_theta_final": [0.9, None, 0.7]})
+    text = report._over_seeds({"lines": ts})
+    assert "| metric | seed 0 | seed 1 | seed 2 | mean ± std |" in text
+    assert "| wgan_theta_final | 0.010 | 0.030 | 0.020 | 0.020 ± 0.010 |" in text
+    assert "| minimax_theta_final | 0.900 | n/a | 0.700 | 0.800 ± 0.141 (n=2) |" in text

@@ -101,16 +101,24 @@ class ToyAVB(nn.Module):
         return self.encode(x.expand(k, *x.shape))  # (k, B, 2)
 
     def train_step(self, x: Tensor) -> float:
+        ac, m = self.p.adaptive_contrast, self.p.contrast_samples
         for _ in range(self.p.adversary_steps):
-            with torch.no_grad():
-                z_q = self.encode(x)
+            with torch.no_grad():  # adaptive contrast: T tells q's normalised draws from N(0, I)
+                z_q = losses.adaptive_contrast(self.posterior(x, m))[0][0] if ac else self.encode(x)
             loss_t = losses.avb_adversary_loss(self.t(x, z_q), self.t(x, torch.randn_like(z_q)))
             self.opt_t.zero_grad(set_to_none=True)
             loss_t.backward()
             self.opt_t.step()
         self.T.requires_grad_(False)  # T held fixed: only dT/dz reaches the encoder
-        z = self.encode(x)
-        neg_elbo, _ = losses.avb_elbo_terms(self.t(x, z), -bernoulli_log_lik(x, self.decoder(z)))
+        if ac:  # -ELBO = E_q[T(x, z~) + log r(z|x) - log p(z) - log p(x|z)], as the core AVB
+            z = self.posterior(x, m)
+            z_t, log_r = losses.adaptive_contrast(z)
+            xm = x.expand(m, *x.shape)
+            t = self.t(xm, z_t) + log_r - losses.standard_normal_logpdf(z)
+            neg_elbo, _ = losses.avb_elbo_terms(t, -bernoulli_log_lik(xm, self.decoder(z)))
+        else:
+            z = self.encode(x)
+            neg_elbo, _ = losses.avb_elbo_terms(self.t(x, z), -bernoulli_log_lik(x, self.decoder(z)))
         loss = neg_elbo.mean()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -18,8 +18,12 @@ from ..records import (
     MeaningfulResult,
     Record,
     RunTrace,
+    TheorySeeds,
     VanishingResult,
 )
+from ..seedstats import spread
+
+DASH = "—"
 
 LOG2 = math.log(2.0)
 TARGET = 0.05  # |theta| the WGAN demo must reach
@@ -310,7 +314,26 @@ SECTIONS = {"lines": _lines, "vanishing": _vanishing, "meaningful": _meaningful,
             "ablation": _ablation, "avb_toy": _avb_toy}
 
 
-def render(records: dict[str, Record]) -> str:
+def _over_seeds(seeds: dict[str, TheorySeeds]) -> str:
+    """Every part's headline numbers, per seed and as mean ± std: the spread behind the text above."""
+    out = ["## Over seeds", "",
+           "The text and figures above are the first seed's runs. Every headline number of every part, for each "
+           "seed in params `seeds` (the same code and settings, another initialisation and other draws), and its "
+           "mean ± sample standard deviation. A verdict above that the spread crosses is not settled by these runs.",
+           ""]
+    for part, ts in seeds.items():
+        out += [f"**{part}** (seeds {', '.join(map(str, ts.seeds))})", "",
+                "| metric | " + " | ".join(f"seed {x}" for x in ts.seeds) + " | mean ± std |",
+                "|---|" + "---:|" * (len(ts.seeds) + 1)]
+        for key, vals in ts.metrics.items():
+            sp = spread(vals)
+            cell = DASH if not sp.n else (f"{_f(sp.mean)} ± {_f(sp.std)}" + (f" (n={sp.n})" if sp.n < len(vals) else ""))
+            out.append(f"| {key} | " + " | ".join(_f(v) for v in vals) + f" | {cell} |")
+        out.append("")
+    return "\n".join(out).rstrip()
+
+
+def render(records: dict[str, Record], seeds: Optional[dict[str, TheorySeeds]] = None) -> str:
     """The whole report from every part's record (keys: SECTIONS)."""
     seconds = {p: r.seconds for p, r in records.items()}
     head = [
@@ -320,9 +343,15 @@ def render(records: dict[str, Record]) -> str:
         "every verdict below is computed by the pipeline. Rerun one part with `python -m stages theory <part>` "
         "then `python -m stages theory report`.",
         "",
+        "Each part runs once per seed; the sections show the first seed's run, and [Over seeds](#over-seeds) "
+        "gives every headline number for every seed with its mean ± std. Seconds are the whole stage (all seeds).",
+        "",
         "| part | command | seconds |",
         "|---|---|---:|",
         *[f"| {p} | `{CMD} {p.replace('_', '-')}` | {_f(s, 1)} |" for p, s in seconds.items()],
         f"| all | | {sum(seconds.values()):.1f} |",
     ]
-    return "\n\n".join(["\n".join(head), *(SECTIONS[p](records[p]) for p in SECTIONS)]) + "\n"
+    parts = ["\n".join(head), *(SECTIONS[p](records[p]) for p in SECTIONS)]
+    if seeds:
+        parts.append(_over_seeds(seeds))
+    return "\n\n".join(parts) + "\n"
