@@ -93,6 +93,9 @@ def w1_trajectory(step: Step, snapshots: list[dict], test: Tensor, meta: DataMet
     return out
 
 
+LATE = 0.1  # "late" snapshots: from this fraction of the run on (EstimateVsW1.spearman_late)
+
+
 def estimate_vs_w1(step: Step, ckpt: dict, log_rows: list[dict], test: Tensor, meta: DataMeta, p: EvalParams,
                    seed: int) -> tuple[list[dict], EstimateVsW1]:
     """Per snapshot {"step", "w1", "estimate"}, and the correlation of the two columns."""
@@ -101,8 +104,12 @@ def estimate_vs_w1(step: Step, ckpt: dict, log_rows: list[dict], test: Tensor, m
     for row, est in zip(traj, estimate_at(log_rows, key, [r["step"] for r in traj])):
         row["estimate"] = est
     corr = metrics.correlation([r["estimate"] for r in traj], [r["w1"] for r in traj])
+    late_from = int(math.ceil(LATE * traj[-1]["step"])) if traj else 0
+    late = [r for r in traj if r["step"] >= late_from]
+    corr_late = metrics.correlation([r["estimate"] for r in late], [r["w1"] for r in late])
     rnd = lambda v: None if v is None else round(v, 4)  # noqa: E731
-    return traj, EstimateVsW1(key, rnd(corr.pearson), rnd(corr.spearman), corr.n, p.snapshot_samples)
+    return traj, EstimateVsW1(key, rnd(corr.pearson), rnd(corr.spearman), corr.n, p.snapshot_samples,
+                              rnd(corr_late.spearman), corr_late.n, late_from)
 
 
 def mark_convergence(records: list[EvalRecord], rtol: float, floor_w1: float) -> None:

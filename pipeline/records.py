@@ -226,6 +226,11 @@ class EstimateVsW1(Record):
     spearman: Optional[float]
     snapshots: int  # usable (finite) snapshot pairs
     n_samples: int
+    # the same over the snapshots of the last 90% of training (step >= late_from): the critic (or
+    # discriminator) starts untrained, and its estimate rises while W1 falls until it catches up
+    spearman_late: Optional[float] = None
+    snapshots_late: int = 0
+    late_from: int = 0
 
 
 @dataclasses.dataclass

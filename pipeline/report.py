@@ -282,8 +282,19 @@ def _estimates(d: DatasetResults) -> list[str]:
             continue
         snaps = sorted({x.estimate_vs_w1.snapshots for x in r.ok_runs})
         per = ", ".join(DASH if v is None else f"{v:.2f}" for v in rho)
-        out.append(f"{r.name}'s {what} and the exact W1 over {'/'.join(map(str, snaps))} snapshots per seed "
-                   f"{_strength(sp.mean)}: Spearman rho {ms(sp, 2)} (per seed: {per}).")
+        line = (f"{r.name}'s {what} and the exact W1 over {'/'.join(map(str, snaps))} snapshots per seed "
+                f"{_strength(sp.mean)}: Spearman rho {ms(sp, 2)} (per seed: {per}).")
+        late = [x.estimate_vs_w1.spearman_late for x in r.ok_runs]
+        sl = spread(late)
+        if sl.n:
+            frm = sorted({x.estimate_vs_w1.late_from for x in r.ok_runs})
+            n_late = sorted({x.estimate_vs_w1.snapshots_late for x in r.ok_runs})
+            line += (f" Leaving out the first 10% of training, where the "
+                     f"{'critic' if r.name.startswith('wgan') else 'discriminator'} is still being trained from "
+                     f"its initialisation (step >= {'/'.join(map(str, frm))}: {'/'.join(map(str, n_late))} "
+                     f"snapshots per seed), they {_strength(sl.mean)}: Spearman rho {ms(sl, 2)} (per seed: "
+                     + ", ".join(DASH if v is None else f"{v:.2f}" for v in late) + ").")
+        out.append(line)
     return out
 
 

@@ -343,3 +343,14 @@ def test_report_stage_on_fixture_outputs(tmp_path: Path, monkeypatch):
     assert "curves.png" not in page  # only figures that exist
     index = (tmp_path / "reports/index.md").read_text()
     assert "[ring8](results/ring8.md)" in index and "wgan (0.3 ± 0.01)" in index
+
+
+def test_late_snapshot_correlation_is_reported_beside_the_whole_run():
+    m = _model("wgan", [0.30, 0.31, 0.29], [0.01, 0.02, 0.03], modes=[8, 8, 8], corr=[0.3, 0.4, 0.2])
+    for x, late in zip(m.runs, (0.9, 0.8, 0.85)):
+        x.estimate_vs_w1.spearman_late, x.estimate_vs_w1.snapshots_late, x.estimate_vs_w1.late_from = late, 11, 800
+    text = "\n".join(reading(DatasetResults("ring8", "points", [m], _real())))
+    assert "are moderately correlated: Spearman rho 0.3 ± 0.1 (per seed: 0.30, 0.40, 0.20)" in text
+    assert ("Leaving out the first 10% of training, where the critic is still being trained from its "
+            "initialisation (step >= 800: 11 snapshots per seed), they track each other closely: Spearman rho "
+            "0.85 ± 0.05 (per seed: 0.90, 0.80, 0.85)") in text
