@@ -133,26 +133,26 @@ def w1_over_training_figure(trajectories: dict[str, list[pd.DataFrame]], floor: 
     return fig
 
 
-def estimate_vs_w1_figure(models: dict[str, list[tuple[pd.DataFrame, pd.DataFrame, EstimateVsW1]]]) -> Figure:
+def estimate_vs_w1_figure(models: dict[str, list[tuple[pd.DataFrame, pd.DataFrame, EstimateVsW1, int]]]) -> Figure:
     """For each model: its training estimate over steps (one line per seed) with the exact W1 at the
     snapshots (top), and the estimate at each snapshot against that W1, one marker per seed (bottom).
-    `models[name]` = per seed (training log, snapshot table with step/w1/estimate, the correlation record).
+    `models[name]` = per seed (training log, snapshot table with step/w1/estimate, the correlation record, the seed).
     """
     fig, axes = plt.subplots(2, len(models), figsize=(4.4 * len(models), 6.8), squeeze=False)
     for col, (name, runs) in enumerate(models.items()):
         label = MODELS[name].estimate_label
         top, bottom = axes[0, col], axes[1, col]
-        rhos = ", ".join("—" if c.spearman is None else f"{c.spearman:.2f}" for _, _, c in runs)
+        rhos = ", ".join("—" if c.spearman is None else f"{c.spearman:.2f}" for _, _, c, _ in runs)
         top.set_title(f"{MODELS[name].label}: {label}\nvs exact W1 (Spearman rho per seed: {rhos})", fontsize=9)
         right = top.twinx()
-        for i, (log, traj, corr) in enumerate(runs):
+        for i, (log, traj, corr, seed) in enumerate(runs):
             ls, mk = SEED_STYLES[i % len(SEED_STYLES)], SEED_MARKERS[i % len(SEED_MARKERS)]
             if corr.estimate in log:
                 top.plot(log["step"], log[corr.estimate].rolling(10, min_periods=1).mean(), color="tab:blue", lw=0.8,
                          ls=ls)
             right.plot(traj["step"], traj["w1"], color="tab:red", ms=3, marker=mk, ls=ls, lw=0.8)
             bottom.scatter(traj["estimate"], traj["w1"], c=np.log10(traj["step"].clip(lower=1)), cmap="viridis",
-                           s=18, marker=mk, label=f"seed {i + 1}")
+                           s=18, marker=mk, label=f"seed {seed}")
         top.set_xscale("log")
         top.set_xlabel("generator step (log scale)")
         top.set_ylabel(label, color="tab:blue")

@@ -46,7 +46,7 @@ def main() -> None:
         io.write_png(figure_path(ds, "w1_over_training"), plots.w1_over_training_figure(traj, floor))
         # The claim under test (Arjovsky et al. 2017, section 4.2): WGAN's critic estimate tracks
         # sample quality; the GAN's JS estimate beside it does not have to. Latent models log an ELBO.
-        est = {m: [(lg, tr, r.estimate_vs_w1) for lg, tr, r in zip(logs[m], traj[m], records[m])]
+        est = {m: [(lg, tr, r.estimate_vs_w1, r.seed) for lg, tr, r in zip(logs[m], traj[m], records[m])]
                for m, spec in MODELS.items() if not spec.latent}
         io.write_png(figure_path(ds, "estimate_vs_w1"), plots.estimate_vs_w1_figure(est))
         info(f"plot/{ds}: {figure_path(ds, '*')}")
