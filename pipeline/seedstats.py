@@ -23,10 +23,6 @@ class Spread:
     std: float  # sample standard deviation (ddof = 1); 0 for a single value
     n: int
 
-    @property
-    def values_ok(self) -> bool:
-        return self.n > 0
-
 
 def spread(values: Sequence[Optional[float]]) -> Spread:
     """Mean and sample std of the finite values (None and NaN are left out, and not counted in n)."""

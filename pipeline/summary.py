@@ -23,17 +23,18 @@ HEADLINE = ("w1", "fid_domain", "fid_inception", "modes_covered", "high_quality_
             "estimate_w1_spearman")
 
 
+def _g(v: float) -> float:
+    """6 significant digits."""
+    return float(f"{v:.6g}")
+
+
 def _clean(d: dict) -> dict:
     """Headline metrics only, finite numbers only, 6 significant digits."""
     out = {}
     for k, v in d.items():
         if k in HEADLINE and isinstance(v, (int, float)) and math.isfinite(v):
-            out[k] = v if isinstance(v, int) else float(f"{v:.6g}")
+            out[k] = v if isinstance(v, int) else _g(v)
     return out
-
-
-def _g(v: float) -> float:
-    return float(f"{v:.6g}")
 
 
 def over_seeds(runs: list[EvalRecord]) -> dict:

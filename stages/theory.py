@@ -82,14 +82,14 @@ def _compute_job(job: tuple[str, int]) -> tuple[Record, object]:
 def _figures(part: str, r, extra) -> dict[str, Callable[[], object]]:
     from pipeline.theory import figures
 
-    return {
-        "lines": lambda: {"lines": lambda: figures.lines_distances(r), "lines_demo": lambda: figures.lines_demo(r)},
-        "vanishing": lambda: {"vanishing": lambda: figures.vanishing(r)},
-        "meaningful": lambda: {"meaningful": lambda: figures.meaningful(r)},
-        "energy": lambda: {"energy": lambda: figures.energy(r, extra)},
-        "ablation": lambda: {"ablation": lambda: figures.ablation(r)},
-        "avb_toy": lambda: {"avb_toy": lambda: figures.avb_toy(r, extra)},
-    }[part]()
+    return {  # drawn only when `_write` calls them
+        "lines": {"lines": lambda: figures.lines_distances(r), "lines_demo": lambda: figures.lines_demo(r)},
+        "vanishing": {"vanishing": lambda: figures.vanishing(r)},
+        "meaningful": {"meaningful": lambda: figures.meaningful(r)},
+        "energy": {"energy": lambda: figures.energy(r, extra)},
+        "ablation": {"ablation": lambda: figures.ablation(r)},
+        "avb_toy": {"avb_toy": lambda: figures.avb_toy(r, extra)},
+    }[part]
 
 
 def _run(part: str) -> None:
