@@ -156,13 +156,16 @@ class BatchSampler:
     """Random batches drawn by index from a tensor that already lives on the device.
 
     Indices are drawn `chunk` batches at a time so the loop makes one RNG call
-    per chunk instead of one per step.
+    per chunk instead of one per step. `rows`: the rows of each drawn batch to return, all of
+    them, or on torchrun this process's slice of the global batch that every process draws alike
+    from the same seeded generator (pipeline/distributed.py).
     """
 
-    def __init__(self, data: Tensor, batch_size: int, generator: torch.Generator, chunk: int = 256):
+    def __init__(self, data: Tensor, batch_size: int, generator: torch.Generator, chunk: int = 256,
+                 rows: slice = slice(None)):
         if len(data) < 1:
             raise ValueError("empty training set")
-        self.data, self.batch_size, self.gen, self.chunk = data, batch_size, generator, chunk
+        self.data, self.batch_size, self.gen, self.chunk, self.rows = data, batch_size, generator, chunk, rows
         self._idx: Optional[Tensor] = None
         self._pos = chunk
 
@@ -171,7 +174,7 @@ class BatchSampler:
             self._idx = torch.randint(len(self.data), (self.chunk, self.batch_size), generator=self.gen,
                                       device=self.gen.device).to(self.data.device)
             self._pos = 0
-        batch = self.data[self._idx[self._pos]]
+        batch = self.data[self._idx[self._pos, self.rows]]
         self._pos += 1
         return batch
 

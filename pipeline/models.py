@@ -398,7 +398,12 @@ def steps_of(model: str, params: Params, dataset: str) -> int:
 
 
 def model_config(model: str, params: Params, dataset: str) -> dict:
-    """The params that determine a model's nets on `dataset` (enough to rebuild it for evaluation)."""
+    """The params that determine a model's nets on `dataset` (enough to rebuild it for evaluation).
+
+    `net` whole, `net.autocast` and `net.channels_last` included: they do not change the weights' names
+    or shapes, so the weights load whatever they say. `datasets`: the one it was trained on, without
+    which a `net.arch: dcgan` config would not validate (the default datasets are not 28x28)."""
     spec = MODELS[model]
-    return {"net": params.net.model_dump(), spec.section: section(model, params, dataset).model_dump()} | {
+    return {"datasets": [dataset], "net": params.net.model_dump(),
+            spec.section: section(model, params, dataset).model_dump()} | {
         k: getattr(params, k) for k in spec.top_level}

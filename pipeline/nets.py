@@ -4,12 +4,19 @@ Discriminators and critics carry no BatchNorm: a WGAN critic's output must
 be a function of each sample alone (the Lipschitz argument is per sample, and
 Gulrajani et al. 2017 drop it for the same reason), and without it real and
 fake batches can go through one forward call.
+
+Precision and layout (`net.autocast`, `net.channels_last`) live here, in the
+nets, so that every model's step (GAN, WGAN and its gradient penalty, AVB, VAE)
+gets them without a line of its own: a net's forward runs under bf16 autocast
+in train mode and hands back float32, so losses are float32; channels_last
+only changes strides, never parameter names or shapes, so a checkpoint loads
+into a net built with either setting.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import torch
 from torch import Tensor, nn
@@ -32,24 +39,51 @@ def mlp(sizes: list[int], batchnorm: bool = False, out_act: Optional[nn.Module] 
     return nn.Sequential(*layers)
 
 
-class Generator(nn.Module):
+class _Net(nn.Module):
+    """A net with `net.autocast` and `net.channels_last` applied (call `_layout()` once its layers exist)."""
+
+    def __init__(self, p: NetParams):
+        super().__init__()
+        self.bf16 = p.autocast == "bf16"
+        self.channels_last = p.channels_last
+
+    def _layout(self) -> None:
+        if self.channels_last:  # 4-D weights only (convs): nothing else has a layout to change
+            self.to(memory_format=torch.channels_last)
+
+    def _precise(self, fn: Callable[..., Tensor], x: Tensor, *args: Any) -> Tensor:
+        """fn(x, *args); in train mode with bf16 under autocast, the result back in float32.
+
+        Autocast keeps the float32 weights and runs convs and matmuls in bf16 (about 3
+        significant digits); the backward, the gradient penalty's double backward included,
+        follows the dtypes of the forward. Eval mode stays float32: sampling and evaluation
+        measure the trained weights whatever precision trained them."""
+        if not (self.bf16 and self.training):
+            return fn(x, *args)
+        with torch.autocast(x.device.type, dtype=torch.bfloat16):
+            out = fn(x, *args)
+        return out.float()
+
+
+class Generator(_Net):
     """z (B, z_dim) -> sample (B, *shape). Images end in tanh ([-1, 1]); points are unbounded."""
 
     def __init__(self, p: NetParams, shape: tuple[int, ...], images: bool, in_dim: Optional[int] = None):
-        super().__init__()
+        super().__init__(p)
         self.shape = tuple(shape)
         in_dim = in_dim or p.z_dim
         out_act = nn.Tanh() if images else None
         if p.arch == "dcgan":
-            self.body = _dcgan_generator(in_dim, p.width, out_act)
+            self.body = _dcgan_generator(in_dim, p.width, out_act, p.channels_last)
         else:
             self.body = mlp([in_dim, *p.g_hidden, math.prod(shape)], p.g_batchnorm, out_act)
+        self._layout()
 
     def forward(self, z: Tensor) -> Tensor:
-        return self.body(z).view(len(z), *self.shape)
+        return self._precise(self.body, z).view(len(z), *self.shape)
 
 
-class Scorer(nn.Module):
+class Scorer(_Net):
     """x (B, *shape) [and an optional code c (B, k)] -> one real number per sample (B,).
 
     Serves as GAN discriminator (logits), WGAN critic (scores, no sigmoid),
@@ -57,7 +91,7 @@ class Scorer(nn.Module):
     """
 
     def __init__(self, p: NetParams, shape: tuple[int, ...], extra_dim: int = 0, out_dim: int = 1):
-        super().__init__()
+        super().__init__(p)
         self.out_dim = out_dim
         if p.arch == "dcgan":
             self.features = _dcgan_features(p.width)  # (B, 2w * 7 * 7)
@@ -66,21 +100,38 @@ class Scorer(nn.Module):
         else:
             self.features = nn.Flatten()
             self.head = mlp([math.prod(shape) + extra_dim, *p.d_hidden, out_dim])
+        self._layout()
 
     def forward(self, x: Tensor, c: Optional[Tensor] = None) -> Tensor:
-        h = self.features(x)
-        if c is not None:
-            h = torch.cat([h, c], 1)
-        out = self.head(h)
+        out = self._precise(self._score, x, c)
         return out.squeeze(1) if self.out_dim == 1 else out
 
+    def _score(self, x: Tensor, c: Optional[Tensor]) -> Tensor:
+        if self.channels_last:  # the images too (B, 1, 28, 28), not only the weights
+            x = x.contiguous(memory_format=torch.channels_last)
+        h = self.features(x)
+        if c is not None:
+            h = torch.cat([h, c.to(h.dtype)], 1)  # under autocast h is bf16, the code c float32
+        return self.head(h)
 
-def _dcgan_generator(z_dim: int, w: int, out_act: Optional[nn.Module]) -> nn.Sequential:
+
+class _Unflatten(nn.Unflatten):
+    """nn.Unflatten whose output is in channels_last when asked: the same layer index and state_dict keys."""
+
+    def __init__(self, dim: int, sizes: tuple[int, ...], channels_last: bool):
+        super().__init__(dim, sizes)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+
+    def forward(self, x: Tensor) -> Tensor:
+        return super().forward(x).contiguous(memory_format=self.memory_format)
+
+
+def _dcgan_generator(z_dim: int, w: int, out_act: Optional[nn.Module], channels_last: bool = False) -> nn.Sequential:
     layers: list[nn.Module] = [
         nn.Linear(z_dim, 2 * w * 7 * 7),
         nn.BatchNorm1d(2 * w * 7 * 7),
         nn.ReLU(inplace=True),
-        nn.Unflatten(1, (2 * w, 7, 7)),  # state: (2w) x 7 x 7
+        _Unflatten(1, (2 * w, 7, 7), channels_last),  # state: (2w) x 7 x 7
         nn.ConvTranspose2d(2 * w, w, 4, 2, 1, bias=False),
         nn.BatchNorm2d(w),
         nn.ReLU(inplace=True),  # state: w x 14 x 14

@@ -10,10 +10,10 @@ a perfect generator scores with these sample sizes.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Optional
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -36,7 +36,7 @@ class RealStats:
     inception: InceptionInfo
     inception_mu: Optional[Tensor] = None
     inception_sigma: Optional[Tensor] = None
-    classifier: Optional[dict] = None  # in_dim, hidden, features, classes, test_accuracy, state
+    classifier: Optional[dict] = None  # arch, shape, channels, hidden, features, classes, test_accuracy, seconds, state
 
     def to_state(self) -> dict:
         return {**self.__dict__, "inception": self.inception.to_json()}
@@ -47,11 +47,12 @@ class RealStats:
 
     def reference(self, test: Tensor, device: torch.device, inception_net=None) -> Reference:
         """The evaluation's view: extractor and statistics of the held-out split `test` (model space)."""
-        acc = self.classifier["test_accuracy"] if self.classifier else None
+        c = self.classifier or {}
         return Reference(test, domain_extractor(self.classifier, device), self.domain_features,
                          self.domain_mu.numpy(), self.domain_sigma.numpy(), self.inception, inception_net,
                          None if self.inception_mu is None else self.inception_mu.numpy(),
-                         None if self.inception_sigma is None else self.inception_sigma.numpy(), acc)
+                         None if self.inception_sigma is None else self.inception_sigma.numpy(),
+                         c.get("test_accuracy"), c.get("arch"))
 
 
 def domain_extractor(classifier: Optional[dict], device: torch.device):
@@ -59,23 +60,30 @@ def domain_extractor(classifier: Optional[dict], device: torch.device):
     if classifier is None:  # 2-D mixtures: the raw coordinates
         return lambda x: x.detach().double().cpu().flatten(1).numpy()
     c = classifier
-    clf = feat.Classifier(c["in_dim"], c["hidden"], c["features"], c["classes"])
+    clf = feat.build_classifier(c["arch"], tuple(c["shape"]), hidden=c["hidden"], features=c["features"],
+                                classes=c["classes"], channels=c["channels"])
     clf.load_state_dict(c["state"])
     clf.to(device).eval()
     return lambda x: feat.classifier_features(clf, x.to(device))
 
 
-def _train_classifier(prepared: Prepared, train: Tensor, test: Tensor, c: ClassifierParams, seed: int,
-                      device: torch.device) -> dict:
+def train_domain_classifier(prepared: Prepared, c: ClassifierParams, seed: int, device: torch.device) -> dict:
+    """The domain classifier trained on the training split (`c` as it applies to this data set), its
+    held-out accuracy and training time: what `RealStats.classifier` keeps."""
     meta = prepared.meta
+    train, test = to_model_space(prepared.train_x, meta), to_model_space(prepared.test_x, meta)
     torch.manual_seed(seed)
-    in_dim = int(np.prod(meta.shape))
-    clf = feat.Classifier(in_dim, c.hidden, c.features, meta.num_classes).to(device)
+    config = dict(arch=c.arch, shape=list(meta.shape), channels=c.channels, hidden=c.hidden, features=c.features,
+                  classes=meta.num_classes)  # what `domain_extractor` rebuilds the net from
+    clf = feat.build_classifier(c.arch, meta.shape, hidden=c.hidden, features=c.features, classes=meta.num_classes,
+                                channels=c.channels).to(device)
+    t0 = time.perf_counter()
     feat.train_classifier(train.to(device), prepared.train_y.to(device), clf, epochs=c.epochs,
                           batch_size=c.batch_size, lr=c.lr, seed=seed)
+    seconds = round(time.perf_counter() - t0, 2)
     acc = feat.accuracy(clf, test.to(device), prepared.test_y.to(device))
-    return {"in_dim": in_dim, "hidden": c.hidden, "features": c.features, "classes": meta.num_classes,
-            "test_accuracy": acc, "state": {k: v.cpu() for k, v in clf.state_dict().items()}}
+    return config | {"epochs": c.epochs, "test_accuracy": acc, "seconds": seconds,
+                   "state": {k: v.cpu() for k, v in clf.state_dict().items()}}
 
 
 def _inception_stats(images01: Tensor, p: InceptionParams, device) -> tuple[InceptionInfo, dict]:
@@ -120,11 +128,12 @@ def baseline_samples(meta: DataMeta, n: int, seed: int) -> dict[str, Tensor]:
 def real_statistics(prepared: Prepared, p: EvalParams, seed: int, device: torch.device) -> tuple[RealStats, RealRecord]:
     """The held-out split's statistics, and the floor measured with the models' sample sizes."""
     meta = prepared.meta
-    test = to_model_space(prepared.test_x, meta)
-    train = to_model_space(prepared.train_x, meta)
     classifier, inception, extra = None, InceptionInfo(False, "2-D points: no images", p.inception.dims), {}
     if meta.kind == "images":
-        classifier = _train_classifier(prepared, train, test, p.classifier, seed, device)
+        classifier = train_domain_classifier(prepared, p.classifier.for_dataset(meta.name), seed, device)
+    test = to_model_space(prepared.test_x, meta)
+    train = to_model_space(prepared.train_x, meta)
+    if meta.kind == "images":
         inception, extra = _inception_stats(to_unit_interval(test.clone()), p.inception, device)
     net = extra.pop("net", None)
     test_feats = domain_extractor(classifier, device)(test)
@@ -139,5 +148,6 @@ def real_statistics(prepared: Prepared, p: EvalParams, seed: int, device: torch.
     floor, how = sample_scores(train[pick], train, ref, meta, p, seed)
     baselines = {name: sample_scores(x[:n], x[: p.sliced_samples], ref, meta, p, seed)[0]
                  for name, x in baseline_samples(meta, max(n, p.sliced_samples), seed).items()}
-    record = RealRecord(meta.name, meta.kind, len(train), len(test), len(pick), floor, how, baselines)
+    record = RealRecord(meta.name, meta.kind, len(train), len(test), len(pick), floor, how, baselines,
+                        classifier_seconds=classifier["seconds"] if classifier else None)
     return stats, record

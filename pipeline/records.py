@@ -135,7 +135,7 @@ class TrainRecord(Record):
 @dataclasses.dataclass
 class SampleScores(Record):
     """Distances of one sample set to the held-out split: a model's samples, or the real
-    training split's (the floor). Lower is better for every distance."""
+    training split's (the floor). Lower is better for every distance; higher for precision and recall."""
 
     w1: float  # exact Wasserstein-1, POT emd2, Euclidean cost
     w1_sliced: float
@@ -144,6 +144,9 @@ class SampleScores(Record):
     modes_covered: Optional[int] = None  # 2-D mixtures
     high_quality_pct: Optional[float] = None  # 2-D mixtures: share within n_std of a mode
     mode_kl: Optional[float] = None  # 2-D mixtures: KL(generated mode histogram || uniform), nats (PacGAN)
+    # Kynkaanniemi et al. 2019, on the domain features (None: a record from before they were measured)
+    precision: Optional[float] = None  # share of the samples inside the held-out split's k-NN manifold
+    recall: Optional[float] = None  # share of the held-out samples inside the samples' k-NN manifold
 
     def metrics(self) -> dict[str, float]:
         return {k: v for k, v in _plain(self).items() if v is not None}
@@ -181,7 +184,9 @@ class Measurement(Record):
     domain_features: str  # "coordinates" or "classifier"
     domain_dims: int
     domain_n_real: int
-    classifier_test_accuracy: Optional[float] = None
+    classifier_test_accuracy: Optional[float] = None  # images: the domain classifier's, on the held-out split
+    classifier_arch: Optional[str] = None  # images: "mlp" or "cnn" (pipeline/features.py)
+    pr_k: Optional[int] = None  # precision and recall: k of the k-NN manifolds, on the domain features
     inception: Optional[InceptionInfo] = None
     modes: Optional[ModeInfo] = None
     ground_cost: str = "euclidean"
@@ -311,6 +316,7 @@ class RealRecord(Record):
     # reference generators measured like a model, e.g. "uniform on the circle" for ring8: what a
     # score is worth when it is reached without learning the modes
     baselines: dict[str, SampleScores] = dataclasses.field(default_factory=dict)
+    classifier_seconds: Optional[float] = None  # images: the domain classifier's training time
 
 
 def finite_or_none(v: Optional[float]) -> Optional[float]:
@@ -319,7 +325,7 @@ def finite_or_none(v: Optional[float]) -> Optional[float]:
 
 # --- theory records
 # One per theory part, written by `python -m stages theory <part>` to metrics/theory/<part>.json
-# and read back by the theory report. `metrics()`: the part's headline numbers (<= 5, flat keys;
+# and read back by the theory report. `metrics()`: every scalar result the report states (flat keys;
 # the summary nests them under theory.<part>). NaN where undefined (null in the JSON).
 
 
@@ -352,12 +358,20 @@ class LinesResult(Record):
     seconds: float = 0.0
 
     def metrics(self) -> dict[str, Optional[float]]:
+        mm, ns = self.demos["minimax"], self.demos.get("nonsaturating")
+        at = lambda v, i: finite_or_none(v[i]) if v else None  # noqa: E731  (an empty list: None)
         return {
             "w1_rel_error_max": finite_or_none(self.w1_rel_error_max),
             "clip_rel_error_max": finite_or_none(self.clip_rel_error_max),
             "js_min_nonzero": finite_or_none(self.js_min_nonzero),
             "wgan_theta_final": finite_or_none(self.demos["wgan"].theta_final),
             "minimax_theta_final": finite_or_none(self.demos["minimax"].theta_final),
+            # what the report's text states besides (the nonsaturating demo is optional: None without it)
+            "clip_scale": finite_or_none(self.clip_scale),
+            "minimax_grad_first": at(mm.grad_norms, 0),
+            "minimax_grad_last": at(mm.grad_norms, -1),
+            "nonsaturating_theta_final": at(ns.thetas, -1) if ns else None,
+            "nonsaturating_grad_last": at(ns.grad_norms, -1) if ns else None,
         }
 
 
@@ -385,6 +399,7 @@ class VanishingResult(Record):
         return {
             "minimax_grad_last": finite_or_none(self.grad_minimax[-1]),
             "minimax_last_over_max": finite_or_none(self.last_over_max(self.grad_minimax)),
+            "nonsaturating_grad_first": finite_or_none(self.grad_nonsaturating[0]),
             "nonsaturating_grad_last": finite_or_none(self.grad_nonsaturating[-1]),
             "wgan_grad_last": finite_or_none(self.grad_wgan[-1]),
             "wgan_last_over_max": finite_or_none(self.last_over_max(self.grad_wgan)),
@@ -429,6 +444,7 @@ class MeaningfulResult(Record):
             "wgan_spearman": finite_or_none(w.spearman),
             "wgan_pearson": finite_or_none(w.pearson),
             "gan_spearman": finite_or_none(g.spearman),
+            "gan_pearson": finite_or_none(g.pearson),
             "wgan_w1_final": finite_or_none(w.w1_final),
             "w1_floor": finite_or_none(self.w1_floor),
         }
@@ -466,8 +482,10 @@ class EnergyResult(Record):
     def metrics(self) -> dict[str, Optional[float]]:
         fin = self.runs[self.main].final
         out = {"spearman": fin.all if fin else None, "spearman_near": fin.near if fin else None,
-               "spearman_far": fin.far if fin else None}
-        for name, r in list((n, r) for n, r in self.runs.items() if n != self.main)[:2]:
+               "spearman_far": fin.far if fin else None,
+               "spearman_peak": max((c.all for c in self.runs[self.main].checkpoints if math.isfinite(c.all)),
+                                    default=None)}
+        for name, r in ((n, r) for n, r in self.runs.items() if n != self.main):
             out[f"{name}_spearman"] = r.final.all if r.final else None
         return {k: finite_or_none(v) for k, v in out.items()}
 
@@ -499,7 +517,8 @@ class AblationResult(Record):
     seconds: float = 0.0
 
     def metrics(self) -> dict[str, Optional[float]]:
-        return {f"{name}_w1": finite_or_none(r.w1) for name, r in self.rows.items()}
+        return {f"{name}_{key}": finite_or_none(getattr(r, key)) for key in ("w1", "w_rel_std")
+                for name, r in self.rows.items()}
 
 
 @dataclasses.dataclass
@@ -530,6 +549,10 @@ class AvbToyResult(Record):
             "avb_loglik_stderr": finite_or_none(self.avb.mc_stderr),
             "vae_loglik_stderr": finite_or_none(self.vae.mc_stderr),
             "optimum": self.optimum,
+            "avb_quadrature": finite_or_none(self.avb.quadrature),
+            "vae_quadrature": finite_or_none(self.vae.quadrature),
+            "avb_elbo": finite_or_none(self.elbo.get("avb", math.nan)),
+            "vae_elbo": finite_or_none(self.elbo.get("vae", math.nan)),
         }
 
 

@@ -15,7 +15,7 @@ from typing import Callable, Optional
 
 import yaml
 
-from .records import EvalRecord, RealRecord, SampleScores, TrainRecord
+from .records import EvalRecord, Measurement, RealRecord, SampleScores, TrainRecord
 from .registry import MODELS
 from .seedstats import Paired, Spread, paired_test, spread
 
@@ -152,6 +152,8 @@ def columns(notes: list[str]) -> list[Column]:
         Column("Inception FID", lambda r: _inception_cell(r, notes),
                lambda sc, real: fmt(sc.fid_inception) if sc.fid_inception is not None else "unavailable", images),
         Column("domain FID", f("fid_domain"), g("fid_domain")),
+        Column("precision", f("precision"), g("precision")),
+        Column("recall", f("recall"), g("recall")),
         Column("W1", f("w1"), g("w1")),
         Column("sliced W1", f("w1_sliced"), g("w1_sliced")),
         Column("modes", lambda r: f"{ms(r.spread('modes_covered'), 2, len(r.runs))} of {r.eval.how.modes.modes_total}",
@@ -367,6 +369,28 @@ def reading(d: DatasetResults) -> list[str]:
 # --- pages -------------------------------------------------------------------------
 
 
+CLASSIFIER_NAMES = {"mlp": "an MLP", "cnn": "a small CNN"}
+
+
+def _domain_features(h: Measurement) -> str:
+    if h.domain_features == "coordinates":
+        return "raw coordinates"
+    what = CLASSIFIER_NAMES.get(h.classifier_arch, "a classifier")
+    return (f"features of {what} trained on the training split (its held-out accuracy: "
+            f"{fmt(100 * h.classifier_test_accuracy, 3)}%)")
+
+
+def _pr_line(h: Measurement) -> list[str]:
+    if h.pr_k is None:
+        return []  # records from before precision and recall were measured
+    space = "raw coordinates" if h.domain_features == "coordinates" else "classifier features"
+    return [f"- Precision and recall (Kynkaanniemi et al. 2019, k = {h.pr_k}): on the domain FID's {space}, "
+            f"{h.n_generated} generated against {h.n_real} held-out samples (W1's). Each sample's ball reaches "
+            "its k-th nearest neighbour in its own set; precision is the share of generated samples inside "
+            "some held-out sample's ball (fidelity), recall the share of held-out samples inside some generated "
+            "sample's ball (coverage). Both depend on k and the sample sizes: read them against the real-data row."]
+
+
 def _how_measured(d: DatasetResults) -> list[str]:
     h = d.real.how  # the same sample sizes and features as every model's
     lines = [
@@ -374,11 +398,9 @@ def _how_measured(d: DatasetResults) -> list[str]:
         f"{h.n_generated} generated and {h.n_real} held-out samples, in {h.space}.",
         f"- Sliced W1: {h.projections} random directions, {h.sliced_n_generated} generated against "
         f"{h.sliced_n_real} held-out samples.",
-        f"- Domain FID: Frechet distance on {h.domain_dims}-dimensional "
-        + ("raw coordinates" if h.domain_features == "coordinates" else
-           f"features of a classifier trained on the training split (held-out accuracy "
-           f"{fmt(100 * h.classifier_test_accuracy, 3)}%)")
-        + f"; {h.n_generated} generated against {h.domain_n_real} held-out samples.",
+        f"- Domain FID: Frechet distance on {h.domain_dims}-dimensional {_domain_features(h)}; "
+        f"{h.n_generated} generated against {h.domain_n_real} held-out samples.",
+        *_pr_line(h),
         f"- The real-data row puts {d.real.n_train_used} training samples where the generated ones go.",
     ]
     if d.kind == "images":
@@ -441,10 +463,11 @@ def render_dataset(d: DatasetResults, params: dict) -> str:
     """One data set's report: table, reading, figures, how it was measured, params, environment."""
     table, notes = comparison_table(d)
     parts = [f"# {d.name}: GAN vs WGAN vs AVB (and a VAE baseline)", "",
-             f"Every model cell is the mean ± std over {d.n_seeds} seeds. Lower is better for every distance (FID, W1); higher for modes, high-quality share, ELBO and "
-             "log-likelihood. The real-data row is real data against real data: the best a generator can score "
-             "with these sample sizes. A baseline row is a generator that knows the data's support but learned "
-             "nothing else: what a score is worth without learning the modes.", "", table, ""]
+             f"Every model cell is the mean ± std over {d.n_seeds} seeds. Lower is better for every distance "
+             "(FID, W1); higher for precision, recall, modes, high-quality share, ELBO and log-likelihood. The "
+             "real-data row is real data against real data: the best a generator can score with these sample sizes. "
+             "A baseline row is a generator that knows the data's support but learned nothing else: what a score is "
+             "worth without learning the modes.", "", table, ""]
     parts += [f"[{i + 1}] {n}" for i, n in enumerate(notes)]
     parts += ["", "## Reading", ""] + [f"- {s}" for s in reading(d)]
     if d.figures:

@@ -1,10 +1,12 @@
 """Distances between a sample set and the held-out split: exact and sliced W1,
-Frechet distances on domain and Inception features, and (2-D) mode coverage.
+Frechet distances on domain and Inception features, precision and recall on the
+domain features, and (2-D) mode coverage.
 
 One function, `sample_scores`, serves both a model's samples and the real
 training split (the floor), so the two rows of a table are measured alike.
 Spaces: 2-D points are raw coordinates; images enter W1 as pixels in [0, 1]
-and the Frechet distances as features.
+and the Frechet distances, precision and recall as features (the domain
+classifier's; for 2-D points the domain features are the raw coordinates).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class Reference:
     inception_mu: Optional[np.ndarray] = None
     inception_sigma: Optional[np.ndarray] = None
     classifier_test_accuracy: Optional[float] = None
+    classifier_arch: Optional[str] = None
 
 
 def metric_space(x: Tensor, meta: DataMeta) -> np.ndarray:
@@ -93,17 +96,20 @@ def sample_scores(fake: Tensor, pool: Tensor, ref: Reference, meta: DataMeta, p:
     fake_feats = ref.domain(fake)
     fid_domain = metrics.frechet_distance(*metrics.gaussian_stats(fake_feats, "generated samples"),
                                           ref.domain_mu, ref.domain_sigma)
+    # the same held-out subset as W1's, in the domain FID's feature space
+    pr = metrics.precision_recall(ref.domain(ref.test[real_idx]), fake_feats, p.pr_k)
     scores = SampleScores(
         w1=rounded(metrics.w1_exact(x_fake, x_real)),
         w1_sliced=rounded(metrics.w1_sliced(x_pool, metric_space(ref.test, meta), p.sliced_projections, seed)),
         fid_domain=rounded(fid_domain),
+        precision=rounded(pr.precision), recall=rounded(pr.recall),
     )
     how = Measurement(
         n_generated=len(x_fake), n_real=len(x_real),
         space="pixels in [0, 1]" if meta.kind == "images" else "coordinates",
         sliced_n_generated=len(x_pool), sliced_n_real=len(ref.test), projections=p.sliced_projections,
         domain_features=ref.domain_features, domain_dims=fake_feats.shape[1], domain_n_real=len(ref.test),
-        classifier_test_accuracy=ref.classifier_test_accuracy,
+        classifier_test_accuracy=ref.classifier_test_accuracy, classifier_arch=ref.classifier_arch, pr_k=p.pr_k,
     )
     if meta.kind == "images":
         fid = _inception_fid(fake, ref, p.inception.batch_size)

@@ -19,8 +19,8 @@ from .records import EvalRecord, RealRecord
 from .seedstats import spread
 
 # The numbers a comparison is read on; the rest stays in the records and the reports.
-HEADLINE = ("w1", "fid_domain", "fid_inception", "modes_covered", "high_quality_pct", "mode_kl", "loglik", "loglik_ais",
-            "estimate_w1_spearman")
+HEADLINE = ("w1", "fid_domain", "fid_inception", "precision", "recall", "modes_covered", "high_quality_pct", "mode_kl",
+            "loglik", "loglik_ais", "estimate_w1_spearman")
 
 
 def _g(v: float) -> float:

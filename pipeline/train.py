@@ -19,6 +19,9 @@ snapshots so far); `fit(..., resume=that)` goes on from it and gives bitwise
 the result of an uninterrupted run on CPU (on CUDA with deterministic
 algorithms). Nothing else draws random numbers in the loop (no `random`, no
 numpy), so torch's generators are all the RNG state there is.
+
+On torchrun (`world`), each process trains on its slice of every global batch and the result is
+that of one process up to float rounding: pipeline/distributed.py.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import copy
 import os
 import sys
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable, Optional
@@ -36,6 +40,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from . import distributed
 from .data import BatchSampler
 from .models import Step
 
@@ -84,8 +89,9 @@ class _LogRows:
 
     No wall-clock column: the log of a run is then the same bytes on every rerun and after a resume."""
 
-    def __init__(self):
+    def __init__(self, reduce: Optional[Callable[[dict[str, Tensor]], dict[str, Tensor]]] = None):
         self.pending: list[tuple[int, dict[str, Tensor]]] = []  # (generator step, its losses)
+        self.reduce = reduce  # on torchrun: the mean over ranks, so a row is the global batch's
 
     def add(self, at: int, logs: dict[str, Tensor]) -> None:
         self.pending.append((at, logs))
@@ -93,7 +99,8 @@ class _LogRows:
     def flush(self, upto: int) -> tuple[dict, Optional[str]]:
         """One averaged row for the steps up to `upto`, or an error line (and no row) on NaN/inf."""
         pending, self.pending = self.pending, []
-        stacked = {k: torch.stack([logs[k] for _, logs in pending]).float().cpu() for k in pending[0][1]}
+        stacked = {k: torch.stack([logs[k] for _, logs in pending]).float() for k in pending[0][1]}
+        stacked = {k: v.cpu() for k, v in (self.reduce(stacked) if self.reduce else stacked).items()}
         for k, vals in stacked.items():
             bad = (~torch.isfinite(vals)).nonzero()
             if len(bad):
@@ -166,13 +173,17 @@ def pin_torch(threads: int, deterministic: bool) -> dict:
             "torch": torch.__version__}
 
 
-def _one_step(step: Step, sample: BatchSampler, it: int) -> tuple[dict[str, Tensor], int]:
-    """Generator step number `it`: the inner (discriminator-side) updates, then the outer one."""
+def _one_step(step: Step, sample: BatchSampler, it: int,
+              noise: AbstractContextManager) -> tuple[dict[str, Tensor], int]:
+    """Generator step number `it`: the inner (discriminator-side) updates, then the outer one; its
+    random draws under `noise` (on torchrun: this rank's rows of the global batch's draws)."""
     logs: dict[str, Tensor] = {}
     n_inner = step.inner_count(it)
-    for _ in range(n_inner):
-        logs |= step.inner(sample())
-    return logs | step.outer(sample()), n_inner
+    with noise:
+        for _ in range(n_inner):
+            logs |= step.inner(sample())
+        logs |= step.outer(sample())
+    return logs, n_inner
 
 
 def fit(
@@ -191,6 +202,7 @@ def fit(
     checkpoint_every: int = 0,
     on_checkpoint: Optional[Callable[[dict], None]] = None,
     resume: Optional[dict] = None,
+    world: Optional[distributed.World] = None,
 ) -> TrainResult:
     """Train `step` for `steps` outer updates on `data` (already on the training device).
 
@@ -200,46 +212,52 @@ def fit(
     `on_checkpoint(state)`: called about every `checkpoint_every` generator steps (not after the
     last) with the run's whole state; save it before returning (its tensors are live).
     `resume`: such a state, from a run of the same step object, data and arguments.
+    `world`: this process's rank in a torchrun group whose ranks all call `fit` alike: it trains on
+    its slice of every global batch of `step.batch_size` rows (which the ranks must divide), with
+    the gradients and logged losses averaged over the ranks (pipeline/distributed.py).
     On a divergence the step object is rolled back to the last good log row.
     """
     gen = torch.Generator(device=data.device).manual_seed(seed)
     torch.manual_seed(seed)
-    sample = BatchSampler(data, step.batch_size, gen)
+    sample = BatchSampler(data, step.batch_size, gen, rows=world.rows(step.batch_size) if world else slice(None))
     snap_at = set(spaced_steps(steps, n_snapshots) if snapshot_at is None else snapshot_at)
     step.train()
-    run = _Run() if resume is None else _restored(resume, step, sample, data.device)
-    good, good_at = _finite_copy(step), (run.done, run.inner)  # what a divergence rolls back to
-    bar = tqdm(total=steps, initial=run.done, desc=desc or step.name, disable=not progress, mininterval=1.0, position=position,
-               file=sys.stderr)
-    t0 = time.perf_counter()
-    log, error = _LogRows(), None
-    for it in range(run.done, steps):
-        logs, n_inner = _one_step(step, sample, start + it)
-        run.columns = run.columns or ["step", *logs]
-        run.inner += n_inner
-        log.add(it + 1, logs)
-        if it + 1 in snap_at:  # dropped below if a later check fails
-            run.snapshots.append({"step": it + 1, "state": copy.deepcopy(step.generator().state_dict())})
-        bar.update(1)
-        if (it + 1) % log_every and it + 1 != steps:
-            continue
-        row, error = log.flush(it + 1)
-        state = None if error else _finite_copy(step)
-        if error is None and state is None:
-            error = f"diverged at generator step {it + 1}: a weight became non-finite (the losses were finite)"
-        if error:
-            break
-        prev, (good, good_at) = good_at[0], (state, (it + 1, run.inner))
-        run.rows.append(row)
-        bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k != "step"}, refresh=False)
-        # at a good row, so no unchecked losses are pending and the resumed run's good state is this one
-        if on_checkpoint and checkpoint_every and (it + 1) // checkpoint_every > prev // checkpoint_every \
-                and it + 1 < steps:
-            on_checkpoint(_run_state(step, sample, it + 1, run.inner, run.seconds + time.perf_counter() - t0,
-                                     run.rows, run.snapshots))
-    bar.close()
-    if error is not None and good is not None:
-        step.load_state_dict(good)  # the last finite weights, not the NaN ones
+    # on torchrun: the step object replicated across the ranks until the loop ends
+    with distributed.replicated(step, optimizers(step).values(), world) if world else nullcontext() as split:
+        noise, reduce = (split, distributed.mean_over_ranks) if world else (nullcontext(), None)
+        run = _Run() if resume is None else _restored(resume, step, sample, data.device)
+        good, good_at = _finite_copy(step), (run.done, run.inner)  # what a divergence rolls back to
+        bar = tqdm(total=steps, initial=run.done, desc=desc or step.name, disable=not progress, mininterval=1.0,
+                   position=position, file=sys.stderr)
+        t0 = time.perf_counter()
+        log, error = _LogRows(reduce), None
+        for it in range(run.done, steps):
+            logs, n_inner = _one_step(step, sample, start + it, noise)
+            run.columns = run.columns or ["step", *logs]
+            run.inner += n_inner
+            log.add(it + 1, logs)
+            if it + 1 in snap_at:  # dropped below if a later check fails
+                run.snapshots.append({"step": it + 1, "state": copy.deepcopy(step.generator().state_dict())})
+            bar.update(1)
+            if (it + 1) % log_every and it + 1 != steps:
+                continue
+            row, error = log.flush(it + 1)
+            state = None if error else _finite_copy(step)
+            if error is None and state is None:
+                error = f"diverged at generator step {it + 1}: a weight became non-finite (the losses were finite)"
+            if error:
+                break
+            prev, (good, good_at) = good_at[0], (state, (it + 1, run.inner))
+            run.rows.append(row)
+            bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k != "step"}, refresh=False)
+            # at a good row, so no unchecked losses are pending and the resumed run's good state is this one
+            if on_checkpoint and checkpoint_every and (it + 1) // checkpoint_every > prev // checkpoint_every \
+                    and it + 1 < steps:
+                on_checkpoint(_run_state(step, sample, it + 1, run.inner, run.seconds + time.perf_counter() - t0,
+                                         run.rows, run.snapshots))
+        bar.close()
+        if error is not None and good is not None:
+            step.load_state_dict(good)  # the last finite weights, not the NaN ones
     return _result(run, good_at, error, run.seconds + time.perf_counter() - t0, resume)
 
 

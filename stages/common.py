@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import sys
 import typing
+from concurrent.futures import ProcessPoolExecutor
 from enum import Enum
+from typing import Callable, Sequence
 
 import typer
 
@@ -42,3 +46,37 @@ def one_thread_on_cpu(device) -> None:
 
     if device.type == "cpu":
         torch.set_num_threads(1)
+
+
+class Refused(Exception):
+    """One job's bad input, as one line: `run_jobs` collects every job's before the stage fails."""
+
+
+def run_jobs(fn: Callable, jobs: Sequence[tuple], workers: int) -> list:
+    """`fn(*job)` for every job (one per seed), in `workers` processes (0: one per CPU core; 1: here,
+    in order). Every job runs even when another is refused; then the stage exits 2 with one line per
+    refused job. `fn` must be a module-level function (the processes are spawned, not forked: a forked
+    CUDA context is unusable, and each child pins its own threads)."""
+    workers = min(len(jobs), workers or os.cpu_count() or 1)
+    if workers <= 1:
+        results = [_guarded(fn, job) for job in jobs]
+    else:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            results = list(pool.map(_guarded, [fn] * len(jobs), jobs))
+    if errors := [r.message for r in results if isinstance(r, _Failed)]:
+        raise fail("\n".join(errors))
+    return results
+
+
+class _Failed(typing.NamedTuple):
+    message: str
+
+
+def _guarded(fn: Callable, job: tuple):
+    """`fn(*job)`, or its refusal as a `_Failed` (an exception would abort the other jobs' pool)."""
+    try:
+        return fn(*job)
+    except Refused as e:
+        return _Failed(str(e))
+    except typer.Exit as e:  # `fail` inside the job (params_or_exit) has already printed its lines
+        return _Failed(f"{fn.__name__}{job}: exit {e.exit_code}")

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
 from typing import Annotated
 
 import typer
 
 from pipeline.registry import ModelName as Model
 
-from .common import Dataset, fail, info, one_thread_on_cpu, params_or_exit
+from .common import Dataset, Refused, fail, info, one_thread_on_cpu, params_or_exit, run_jobs
 from .paths import (
     checkpoint_path,
     eval_record_path,
@@ -43,21 +40,13 @@ def main(
 
     params = params_or_exit()
     ds, m = dataset.value, model.value
-    for seed in params.seeds:
-        for need in (checkpoint_path(ds, m, seed), log_path(ds, m, seed), train_record_path(ds, m, seed),
-                     real_stats_path(ds), real_record_path(ds)):
-            if not need.exists():
-                raise fail(f"{need} is missing (run `dvc repro` for the stages before evaluate)")
+    needs = [real_stats_path(ds), real_record_path(ds)] + [
+        p for seed in params.seeds for p in (checkpoint_path(ds, m, seed), log_path(ds, m, seed),
+                                             train_record_path(ds, m, seed))]
+    if missing := [str(p) for p in needs if not p.exists()]:
+        raise fail(f"missing {', '.join(missing)} (run `dvc repro` for the stages before evaluate)")
     # seeds side by side like training (train.workers); each evaluation pins one thread
-    workers = min(len(params.seeds), params.train.workers or os.cpu_count() or 1)
-    jobs = [(m, ds, seed) for seed in params.seeds]
-    if workers == 1:
-        results = [_evaluate_one_safely(job) for job in jobs]
-    else:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            results = list(pool.map(_evaluate_one_safely, jobs))
-    if errors := [r for r in results if isinstance(r, str)]:
-        raise fail("\n".join(errors))
+    results = run_jobs(_evaluate_one, [(m, ds, seed) for seed in params.seeds], params.train.workers)
     records = [r.record for r in results]
     mark_convergence(records, params.eval.converge_rtol, RealRecord.read(real_record_path(ds)).floor.w1)
     for r in records:
@@ -68,20 +57,8 @@ def main(
     info(f"evaluate {m}/{ds}: converged in {sum(r.converged for r in records)}/{len(records)} seeds")
 
 
-def _evaluate_one_safely(job: tuple):
-    """In a worker process: `_evaluate_one`, or its one-line error as a string."""
-    try:
-        return _evaluate_one(*job)
-    except _Refused as e:
-        return str(e)
-
-
-class _Refused(Exception):
-    pass
-
-
 def _evaluate_one(m: str, ds: str, seed: int):
-    """One seed's run -> an `Evaluation` (record, trajectory, preview); a bad input raises `_Refused`."""
+    """One seed's run -> an `Evaluation` (record, trajectory, preview); a bad input raises `Refused`."""
     import pandas as pd
 
     from pipeline import data as data_lib
@@ -103,7 +80,7 @@ def _evaluate_one(m: str, ds: str, seed: int):
         rows = pd.read_csv(log_path(ds, m, seed)).to_dict("records")
         return evaluate_model(ckpt, train, prepared, stats, rows, params.eval, params.seed, device)
     except (ParamsError, data_lib.DataError, SampleSizeError, FileNotFoundError, RecordError) as e:
-        raise _Refused(f"{m}/{ds} seed {seed}: {e}") from None
+        raise Refused(f"{m}/{ds} seed {seed}: {e}") from None
 
 
 def _mean_trajectory(records):

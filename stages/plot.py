@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from .common import info, params_or_exit
+from typing import Annotated, Optional
+
+import typer
+
+from .common import Dataset, fail, info, params_or_exit
 from .paths import eval_record_path, figure_path, log_path, prepared_dir, real_record_path, samples_path
 
 
-def main() -> None:
+def main(
+    dataset: Annotated[Optional[Dataset], typer.Option(help="Only this data set (dvc.yaml: one stage each); "
+                                                            "default: every data set in params.")] = None,
+) -> None:
     """Draw reports/figures/DATASET/{samples,curves,w1_over_training,estimate_vs_w1}.png for every data set.
 
     Reads only other stages' outputs: the evaluation's samples, records and
@@ -21,7 +28,9 @@ def main() -> None:
     from pipeline.registry import MODELS
 
     params = params_or_exit()
-    for ds in params.datasets:
+    if dataset is not None and dataset.value not in params.datasets:
+        raise fail(f"--dataset {dataset.value} is not in params.yaml datasets {params.datasets}")
+    for ds in [dataset.value] if dataset else params.datasets:
         prepared = data_lib.load_prepared(prepared_dir(ds))
         meta = prepared.meta
         records = {m: [EvalRecord.read(eval_record_path(ds, m, s)) for s in params.seeds] for m in MODELS}

@@ -27,7 +27,7 @@ import typer
 from pipeline.config import TheoryParams
 from pipeline.records import THEORY_RECORDS, Record
 
-from .common import fail, info, params_or_exit
+from .common import fail, info, params_or_exit, run_jobs
 from .paths import THEORY_REPORT, theory_figure_path, theory_record_path, theory_seeds_path
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__.split("\n")[0])
@@ -75,10 +75,6 @@ def _compute(part: str, seed: int) -> tuple[Record, object]:
     raise ValueError(f"unknown theory part {part!r}")
 
 
-def _compute_job(job: tuple[str, int]) -> tuple[Record, object]:
-    return _compute(*job)
-
-
 def _figures(part: str, r, extra) -> dict[str, Callable[[], object]]:
     from pipeline.theory import figures
 
@@ -95,21 +91,12 @@ def _figures(part: str, r, extra) -> dict[str, Callable[[], object]]:
 def _run(part: str) -> None:
     """The part once per seed in params `seeds` (side by side in `train.workers` processes): the first
     seed's record and figures, and every seed's headline numbers (metrics/theory/<part>_seeds.json)."""
-    import multiprocessing
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-
     from pipeline.records import TheorySeeds
 
     params = params_or_exit()
     seeds = params.seeds
     t0 = time.perf_counter()
-    workers = min(len(seeds), params.train.workers or os.cpu_count() or 1)
-    if workers == 1:
-        results = [_compute(part, s) for s in seeds]
-    else:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            results = list(pool.map(_compute_job, [(part, s) for s in seeds]))
+    results = run_jobs(_compute, [(part, s) for s in seeds], params.train.workers)
     record, extra = results[0]
     per_seed = [r.metrics() for r, _ in results]
     TheorySeeds(part, list(seeds), {k: [m.get(k) for m in per_seed] for k in per_seed[0]}).write(

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -14,7 +12,7 @@ import typer
 
 from pipeline.registry import ModelName as Model
 
-from .common import Dataset, fail, info, params_or_exit
+from .common import Dataset, Refused, fail, info, params_or_exit, run_jobs
 from .paths import checkpoint_path, log_path, prepared_dir, resume_path, train_record_path
 
 
@@ -37,54 +35,81 @@ def main(
     is built. A run killed midway goes on from its last resume checkpoint
     (`train.checkpoint_every`) when rerun with the same configuration, to the
     same bytes as a run that was never stopped.
+
+    Under `torchrun --nproc_per_node N -m stages train ...` the N processes train each seed together,
+    one seed after another, each on its slice of every global batch (`batch_size`, which N must
+    divide); rank 0 alone writes the outputs (pipeline/distributed.py).
     """
     params = params_or_exit()
     seeds = params.seeds if seed is None else [seed]
     if seed is not None and seed not in params.seeds:
         raise fail(f"--seed {seed} is not in params.yaml seeds {params.seeds}")
-    workers = min(len(seeds), params.train.workers or os.cpu_count() or 1)
-    jobs = [(model.value, dataset.value, s, progress, i) for i, s in enumerate(seeds)]
-    if workers == 1:
-        failures = [_train_one(*job) for job in jobs]
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # started by torchrun (torch is imported only then)
+        from pipeline import distributed
+
+        _train_together(model.value, dataset.value, seeds, progress, params, distributed.from_env())
     else:
-        # spawn, not fork: a forked CUDA context is unusable, and each child pins its own threads
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            failures = list(pool.map(_train_one_safely, jobs))
-    if errors := [f for f in failures if f]:
-        raise fail("; ".join(errors))
+        run_jobs(_train_one, [(model.value, dataset.value, s, progress, i) for i, s in enumerate(seeds)],
+                 params.train.workers)
 
 
-def _train_one_safely(job: tuple) -> Optional[str]:
-    """In a worker process: `_train_one`, its one-line failure returned rather than raised."""
+def _train_together(m: str, ds: str, seeds: list[int], progress: bool, params, world) -> None:
+    """The seeds one after another, every torchrun process on each; a refusal is printed by rank 0 alone."""
+    from pipeline import distributed
+    from pipeline.config import ParamsError, resolve_device
+    from pipeline.models import section
+    from pipeline.train import pin_torch
+
+    def refuse(message: str) -> typer.Exit:
+        return fail(message) if world.main else typer.Exit(2)
+
     try:
-        return _train_one(*job)
-    except (typer.Exit, SystemExit) as e:  # `fail` has already printed the line
-        return f"seed {job[2]}: exit {getattr(e, 'exit_code', getattr(e, 'code', 1))}"
+        world.local_batch(section(m, params, ds).batch_size)
+        device = resolve_device(params.device)
+    except (ValueError, ParamsError) as e:
+        raise refuse(f"{m}/{ds}: {e}") from None
+    pin_torch(params.train.threads, params.deterministic)  # before the process group touches CUDA
+    refused = []
+    with distributed.process_group(world, device):
+        for s in seeds:
+            try:
+                _train_one(m, ds, s, progress and world.main, 0, world)
+            except Refused as e:  # the same on every rank: each goes on to the next seed
+                refused.append(str(e))
+    if refused:
+        raise refuse("\n".join(refused))
 
 
-def _train_one(m: str, ds: str, seed: int, progress: bool, position: int = 0) -> Optional[str]:
-    """One seed's run, start (or resume) to written outputs."""
-    from pipeline import io
+def _train_one(m: str, ds: str, seed: int, progress: bool, position: int = 0, world=None):
+    """One seed's run, start (or resume) to written outputs; its TrainRecord (on torchrun: rank 0's;
+    the other ranks train alike, write nothing and return None once rank 0 has written)."""
+    from pipeline import distributed, io
     from pipeline.train import pin_torch
 
     params = params_or_exit()
     in_force = pin_torch(params.train.threads, params.deterministic)  # before anything touches CUDA
+    main = world is None or world.main
     for path in (checkpoint_path(ds, m, seed), log_path(ds, m, seed), train_record_path(ds, m, seed),
                  resume_path(ds, m, seed)):
-        io.remove_stale_temps(path)  # a writer killed mid-write
-    step, x, device = _built(m, ds, seed, params)
-    result = _fitted(step, x, m, ds, seed, params, device, in_force["torch"], progress, position)
-    record = _written(step, result, m, ds, seed, params, device, in_force)
+        if main:
+            io.remove_stale_temps(path)  # a writer killed mid-write
+    step, x, device = _built(m, ds, seed, params, world)
+    result = _fitted(step, x, m, ds, seed, params, device, in_force["torch"], progress, position, world)
+    record = _written(step, result, m, ds, seed, params, device, in_force, world) if main else None
+    if world is not None:
+        distributed.barrier()  # the outputs are written before any rank goes on
+    if record is None:
+        return None
     if record.ok:
         info(f"{m}/{ds} seed {seed}: {record.steps} steps in {record.seconds:.1f}s on {device}")
     else:
         typer.secho(f"warning: {m}/{ds} seed {seed}: {record.message}; recorded as diverged, the weights of "
                     f"generator step {record.steps} kept", fg=typer.colors.YELLOW, err=True)
-    return None
+    return record
 
 
-def _built(m: str, ds: str, seed: int, params):
-    """The step object on its device, and the training split in model space there."""
+def _built(m: str, ds: str, seed: int, params, world=None):
+    """The step object on its device (on torchrun: this rank's), and the training split in model space there."""
     import torch
 
     from pipeline import data as data_lib
@@ -93,35 +118,41 @@ def _built(m: str, ds: str, seed: int, params):
 
     try:
         device = resolve_device(params.device)
+        device = world.device(device) if world else device
         prepared = data_lib.load_prepared(prepared_dir(ds))
         torch.manual_seed(seed)  # weight init, so a rerun reproduces the same nets
         step = build(m, params, prepared.meta).to(device)
     except (ParamsError, data_lib.DataError) as e:
-        raise fail(str(e)) from None
+        raise Refused(f"{m}/{ds} seed {seed}: {e}") from None
     return step, data_lib.to_model_space(prepared.train_x, prepared.meta).to(device), device
 
 
-def _fitted(step, x, m: str, ds: str, seed: int, params, device, torch_version: str, progress: bool, position: int):
-    """`fit`, resumed from .resume/<ds>/<model>/seed<k>.pt when that holds this very run, saving it as it goes."""
+def _fitted(step, x, m: str, ds: str, seed: int, params, device, torch_version: str, progress: bool, position: int,
+            world=None):
+    """`fit`, resumed from .resume/<ds>/<model>/seed<k>.pt when that holds this very run, saving it as it goes.
+
+    On torchrun rank 0 alone reads and writes that file; the other ranks get its resume state from rank 0."""
     import torch
 
-    from pipeline import io
+    from pipeline import distributed, io
     from pipeline.models import steps_of
     from pipeline.train import fit, snapshot_steps
 
+    main = world is None or world.main
     where = f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else str(device)
-    key = _run_key(m, ds, seed, params, where, torch_version)
+    key = _run_key(m, ds, seed, params, where, torch_version, world.size if world else 1) if main else None
     resume_file = resume_path(ds, m, seed)
+    resume = _resume_state(resume_file, key, f"{m}/{ds} seed {seed}") if main else None
     every, steps, t = params.train.checkpoint_every, steps_of(m, params, ds), params.train
+    save = (lambda s: io.save_torch(resume_file, {"key": key, "state": s})) if every and main else None
     return fit(step, x, steps, log_every=t.log_every, snapshot_at=snapshot_steps(steps, t.snapshots, t.tail_snapshots),
                seed=seed, progress=progress, desc=f"{m}/{ds} seed {seed}", position=position, checkpoint_every=every,
-               on_checkpoint=(lambda s: io.save_torch(resume_file, {"key": key, "state": s})) if every else None,
-               resume=_resume_state(resume_file, key, f"{m}/{ds} seed {seed}"))
+               on_checkpoint=save, resume=distributed.from_main(resume) if world else resume, world=world)
 
 
-def _written(step, result, m: str, ds: str, seed: int, params, device, in_force: dict):
+def _written(step, result, m: str, ds: str, seed: int, params, device, in_force: dict, world=None):
     """Checkpoint, log and TrainRecord; then the resume file goes (a kill before that resumes and
-    rewrites the same outputs)."""
+    rewrites the same outputs). On torchrun the record's device says how many processes trained."""
     import pandas as pd
 
     from pipeline import io
@@ -133,24 +164,26 @@ def _written(step, result, m: str, ds: str, seed: int, params, device, in_force:
     # the header even without rows (a divergence at the first steps): evaluate and plot read it with pandas
     io.write_text(log_path(ds, m, seed), pd.DataFrame(result.rows, columns=result.columns).to_csv(index=False))
     record = TrainRecord(model=m, dataset=ds, seed=seed, status=result.status, steps=result.steps_done,
-                         inner_steps=result.inner_steps_done, seconds=round(result.seconds, 3), device=str(device),
+                         inner_steps=result.inner_steps_done, seconds=round(result.seconds, 3),
+                         device=f"{device.type} x {world.size} (torchrun)" if world else str(device),
                          message=result.message, **in_force)
     record.write(train_record_path(ds, m, seed))
     io.remove(resume_path(ds, m, seed))
     return record
 
 
-def _run_key(model: str, dataset: str, seed: int, params, device: str, torch_version: str) -> str:
+def _run_key(model: str, dataset: str, seed: int, params, device: str, torch_version: str, processes: int = 1) -> str:
     """A digest of everything that decides the run's numbers: a resume checkpoint with another one
     would not continue *this* run. The params the stage reads (not train.checkpoint_every, which
-    changes when, not what), the prepared data's bytes, the device and torch, and the code."""
+    changes when, not what), the prepared data's bytes, the device and torch, the torchrun
+    processes (they sum in another order), and the code."""
     import pipeline
     from pipeline.models import model_config
 
     h = hashlib.sha256()
     what = {"model": model, "dataset": dataset, "seed": seed, "config": model_config(model, params, dataset),
             "train": params.train.model_dump(exclude={"checkpoint_every", "workers"}), "deterministic": params.deterministic,
-            "device": device, "torch": torch_version}
+            "device": device, "torch": torch_version, "processes": processes}
     h.update(json.dumps(what, sort_keys=True).encode())
     code = [*Path(pipeline.__file__).parent.rglob("*.py"), *Path(__file__).parent.rglob("*.py")]
     for path in sorted(prepared_dir(dataset).glob("[!.]*")) + sorted(code):  # not a killed writer's .*.tmp

@@ -65,6 +65,16 @@ def test_ais_matches_the_closed_form_log_likelihood(sigma):
     assert r.stderr == pytest.approx(r.per_point.std(ddof=1) / math.sqrt(POINTS))
 
 
+def test_longer_annealing_matches_the_closed_form_mean_within_005_nats():
+    """K = 64 chains, T = 1000 steps: the average over the 20 points is within 0.05 nats of the exact
+    average (seeds 0-3 gave +0.005, +0.007, +0.013, +0.027 at sigma 0.5). The sharper sigma = 0.1 decoder
+    needs more: there the same settings gave -0.013 to +0.076, so it is not claimed. The pipeline's quick
+    default (K 16, T 200, eval.ais) is off by -0.04 (sigma 0.5) and -0.39 (sigma 0.1) on these points."""
+    err = errors(0.5, chains=64, steps=1000, leapfrog=5, seed=1)
+    assert abs(err.mean()) < 0.05
+    assert np.abs(err).mean() < 0.1  # per point: K = 64 still leaves ~0.05 nats of spread
+
+
 def test_more_annealing_steps_reduce_the_error():
     short, long = np.abs(errors(0.1, steps=10)).mean(), np.abs(errors(0.1)).mean()
     assert long < short / 5  # 7.1 nats at T = 10, 0.33 at T = 500

@@ -49,6 +49,9 @@ def with_(raw: dict, dotted: str, value) -> dict:
         ("datasets", ["ring8", "cifar10"], "datasets.1 = 'cifar10': Input should be 'ring8', 'grid25'"),
         ("datasets", [], "datasets = []: Value error, must name at least one data set"),
         ("net.g_hidden", [256, 0], "net.g_hidden"),
+        ("eval.pr_k", 0, "eval.pr_k = 0: Input should be greater than or equal to 1"),
+        ("eval.classifier.arch", "vgg", "eval.classifier.arch = 'vgg': Input should be 'mlp' or 'cnn'"),
+        ("eval.classifier.channels", 0, "eval.classifier.channels = 0: Input should be greater than or equal to 1"),
     ],
 )
 def test_bad_value_is_one_line_naming_the_key(key, value, expect):
@@ -127,6 +130,9 @@ BAD_FILES = [
     ("fid-dims-with-images", "datasets: [ring8, mnist]\neval:\n  n_samples: 2000\n",
      ": eval.n_samples = 2000: must exceed the 2048 Inception feature dims (eval.inception.dims) with image data in "
      "datasets (mnist)", 1),
+    ("pr-k-needs-k-plus-one-samples", "datasets: [ring8]\neval:\n  n_samples: 100\n  pr_k: 100\n",
+     ": eval: Value error, pr_k = 100 must be below n_samples = 100: a k-th nearest neighbour needs k + 1 samples",
+     1),
     ("classifier-dims-with-images", "datasets: [digits]\neval:\n  n_samples: 50\n",
      ": eval.n_samples = 50: must exceed the domain classifier's 64 feature dims", 2),
     ("dcgan-needs-28x28", "datasets: [ring8, digits, mnist]\nnet:\n  arch: dcgan\n",
@@ -203,3 +209,20 @@ def test_per_dataset_keys_apply_to_that_data_set_only():
         parse_params({"vae": {"per_dataset": {"digits": {"lr": -1}}}})
     with pytest.raises(ParamsError, match=r"wgan.per_dataset.cifar"):
         parse_params({"wgan": {"per_dataset": {"cifar": {}}}})
+
+
+def test_classifier_epochs_per_data_set():
+    c = parse_params({}).eval.classifier  # the defaults: a CNN, 3 epochs of MNIST's 60,000 images, 100 of digits'
+    assert c.arch == "cnn" and c.for_dataset("digits").epochs == 100
+    assert c.for_dataset("mnist").epochs == c.for_dataset("fashion_mnist").epochs == 3
+    assert c.for_dataset("mnist").per_dataset == {} and c.for_dataset("mnist").arch == "cnn"
+    raw = default_raw()
+    assert load_params(REPO / "params.yaml").eval.classifier.for_dataset("mnist").epochs == 3
+    raw["eval"]["classifier"]["per_dataset"] = {"digits": {"arch": "mlp", "epochs": 7}}  # replaces the defaults
+    c = parse_params(raw).eval.classifier
+    assert (c.for_dataset("digits").arch, c.for_dataset("digits").epochs) == ("mlp", 7)
+    assert c.for_dataset("mnist").epochs == raw["eval"]["classifier"]["epochs"]
+    with pytest.raises(ParamsError, match=r"eval.classifier: .*per_dataset.mnist.epochs: Input should be greater"):
+        parse_params({"eval": {"classifier": {"per_dataset": {"mnist": {"epochs": 0}}}}})
+    with pytest.raises(ParamsError, match=r"per_dataset.mnist.epoch: Extra inputs are not permitted"):
+        parse_params({"eval": {"classifier": {"per_dataset": {"mnist": {"epoch": 3}}}}})

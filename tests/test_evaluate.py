@@ -244,6 +244,8 @@ def test_real_statistics_of_a_mixture(ring):
     torch.testing.assert_close(stats.domain_mu, data.test_x.double().mean(0))
     assert real.floor.modes_covered == 8 and real.floor.high_quality_pct > 95
     assert real.floor.w1 < 0.2 and real.n_train_used == 300
+    # real against real in the same sizes: only the samples' tails fall outside the other set's k-NN balls
+    assert real.how.pr_k == 3 and real.floor.precision > 0.9 and real.floor.recall > 0.9
     # the records round-trip through JSON unchanged
     assert RealRecord.from_json(json.loads(json.dumps(real.to_json()))) == real
     assert RealStats.from_state(stats.to_state()).inception == stats.inception
@@ -257,6 +259,9 @@ def test_evaluate_one_model(ring, model):
     assert r.scores.w1 > real.floor.w1  # 20 steps cannot beat real data
     assert 0 <= r.scores.modes_covered <= 8 and 0 <= r.scores.high_quality_pct <= 100
     assert r.how.ground_cost == "euclidean" and r.how.n_real == 300
+    assert 0 <= r.scores.precision <= 1 and 0 <= r.scores.recall <= 1 and r.how.pr_k == 3
+    assert r.scores.recall < real.floor.recall  # 20 steps cannot cover the real data as well as real data
+    assert {"precision", "recall"} <= set(r.metrics())
     assert [t["step"] for t in res.trajectory] == [5, 10, 15, 20]
     assert all(math.isfinite(t["w1"]) and math.isfinite(t["estimate"]) for t in res.trajectory)
     assert res.preview.shape == (300, 2)
@@ -277,11 +282,15 @@ def test_images_without_inception_weights_say_why():
     p = parse_params({"eval": TINY_EVAL}).eval
     stats, real = real_statistics(data, p, seed=0, device=torch.device("cpu"))
     assert 0.5 < real.how.classifier_test_accuracy <= 1.0
-    assert real.how.domain_dims == 8
+    assert real.how.domain_dims == 8 and real.how.classifier_arch == "cnn" and real.classifier_seconds > 0
+    assert stats.classifier["arch"] == "cnn" and stats.classifier["epochs"] == 10
+    assert real.floor.precision > 0.8 and real.floor.recall > 0.8  # on the classifier's features
     res, _ = _evaluate((data, p, (stats, real)), "gan", steps=5)
     assert res.record.scores.fid_inception is None  # never a substitute number
     assert "disabled" in res.record.how.inception.reason
     assert res.record.scores.fid_domain > 0 and res.preview.shape == (64, 1, 8, 8)
+    assert res.record.how.classifier_test_accuracy == real.how.classifier_test_accuracy
+    assert res.record.scores.precision < real.floor.precision  # 5 GAN steps: noise, not digits
 
 
 def test_uniform_circle_baseline_covers_every_mode_without_learning_them(ring):
@@ -291,6 +300,8 @@ def test_uniform_circle_baseline_covers_every_mode_without_learning_them(ring):
     # 3 std = 0.15 of arc on each side of 8 modes on the unit circle: 8 * 0.3 / (2 pi) = 38% of the samples
     assert base.modes_covered == 8 and base.high_quality_pct == pytest.approx(38.2, abs=4)
     assert base.w1 > real.floor.w1 and base.mode_kl < 0.05
+    # most of the circle lies between the modes: a low precision, about the high-quality share
+    assert base.precision == pytest.approx(base.high_quality_pct / 100, abs=0.1) and base.precision < 0.5
 
 
 def test_latent_model_samples_are_draws_not_decoder_means():

@@ -126,3 +126,71 @@ def test_mode_kl_known_answers():
     assert mode_kl([50, 0, 0, 0, 0, 0, 0, 0]) == pytest.approx(math.log(8))  # one mode: log K
     assert mode_kl([1, 1, 0, 0]) == pytest.approx(math.log(2))  # half the modes, evenly: log(K / 2)
     assert math.isnan(mode_kl([0, 0, 0]))  # no high-quality sample: undefined, not 0
+
+
+# --- precision and recall (Kynkaanniemi et al. 2019) -------------------------------
+
+
+def test_precision_recall_of_a_set_with_itself_is_one():
+    x = np.random.default_rng(6).normal(size=(300, 5))
+    pr = metrics.precision_recall(x, x, k=3)
+    assert (pr.precision, pr.recall, pr.k) == (1.0, 1.0, 3)  # every point lies in its own ball
+
+
+def test_precision_recall_of_far_apart_sets_is_zero():
+    rng = np.random.default_rng(7)
+    real = rng.normal(size=(200, 4))
+    pr = metrics.precision_recall(real, rng.normal(size=(150, 4)) + 100.0, k=3)
+    assert (pr.precision, pr.recall) == (0.0, 0.0)
+
+
+def test_precision_recall_by_hand():
+    """1-D, k = 1. Real {0, 1, 2, 10}: balls of radius 1, 1, 1 and 8 (the outlier 10's nearest
+    neighbour is 2). Generated {0.5, 2.5, 5, 20}: radii 2, 2, 2.5 and 15.
+    Precision: 0.5 (within 1 of 0), 2.5 (of 2) and 5 (within 8 of 10) are inside, 20 is not (10 > 8): 3/4.
+    Recall: 0, 1 and 2 are within 2 of 0.5 or 2.5, and 10 is within 15 of the generated outlier 20: 4/4."""
+    real = np.array([[0.0], [1.0], [2.0], [10.0]])
+    fake = np.array([[0.5], [2.5], [5.0], [20.0]])
+    np.testing.assert_array_equal(metrics.knn_radii(real, 1), [1.0, 1.0, 1.0, 8.0])
+    np.testing.assert_array_equal(metrics.knn_radii(fake, 1), [2.0, 2.0, 2.5, 15.0])
+    pr = metrics.precision_recall(real, fake, k=1)
+    assert (pr.precision, pr.recall) == (0.75, 1.0)
+    # k = 2 on the real side: radii 2, 1, 2, 9 (10's second neighbour is 1): 20 is still outside (10 > 9)
+    np.testing.assert_array_equal(metrics.knn_radii(real, 2), [2.0, 1.0, 2.0, 9.0])
+    assert metrics.precision_recall(real, fake, k=2).precision == 0.75
+    # the ball is closed: a point at exactly the radius is inside
+    two = np.array([[0.0], [1.0]])  # radii 1 and 1
+    assert metrics.precision_recall(two, np.array([[2.0], [2.5]]), k=1).precision == 0.5
+
+
+def test_precision_recall_when_half_the_modes_are_generated():
+    """Four well separated modes; the generator draws faithfully from two of them, as many per mode as the
+    real set. A second real sample of the same size is the reference: finite samples leave a few draws in
+    the tails outside every k-NN ball (about 2% here), so it scores just below 1 on both."""
+    rng = np.random.default_rng(8)
+    centers = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+    draw = lambda cs: np.concatenate([c + 0.5 * rng.normal(size=(500, 2)) for c in cs])  # noqa: E731
+    real, fake, real2 = draw(centers), draw(centers[:2]), draw(centers)
+    ref = metrics.precision_recall(real, real2, k=3)
+    assert ref.precision > 0.95 and ref.recall > 0.95
+    pr = metrics.precision_recall(real, fake, k=3)
+    assert pr.precision == pytest.approx(ref.precision, abs=0.02)  # every generated mode is a real one
+    assert pr.recall == pytest.approx(0.5 * ref.recall, abs=0.02)  # half of the real modes are generated
+    swapped = metrics.precision_recall(fake, real, k=3)  # the roles exchanged: precision and recall exchange
+    assert swapped.precision == pytest.approx(0.5 * ref.precision, abs=0.02)
+    assert swapped.recall == pytest.approx(ref.recall, abs=0.02)
+
+
+def test_precision_recall_does_not_depend_on_the_chunk_size():
+    rng = np.random.default_rng(9)
+    real, fake = rng.normal(size=(103, 3)), 0.5 + rng.normal(size=(97, 3))
+    whole = metrics.precision_recall(real, fake, k=3, chunk=10_000)
+    assert 0 < whole.precision < 1 and 0 < whole.recall < 1
+    assert metrics.precision_recall(real, fake, k=3, chunk=7) == whole
+
+
+def test_precision_recall_refuses_too_few_samples_and_mismatched_features():
+    with pytest.raises(metrics.SampleSizeError, match=r"3 real samples for k = 3: .* at least k \+ 1"):
+        metrics.precision_recall(np.zeros((3, 2)), np.zeros((10, 2)), k=3)
+    with pytest.raises(ValueError, match="differ in dimension: 2 vs 3"):
+        metrics.precision_recall(np.zeros((10, 2)), np.zeros((10, 3)), k=3)

@@ -123,7 +123,8 @@ def test_exp_run_clip_reruns_only_wgan_and_what_aggregates(repo: Path):
     gan_ckpt = (repo / "models/ring8/gan/seed0.pt").stat().st_mtime_ns
     ran = set(re.findall(r"Running stage '([^']+)'", dvc(repo, "exp", "run", "-S", "clip=0.02")))
     # sources@ring8 runs on every repro by design (always_changed) and changes nothing here
-    assert ran == {"sources@ring8", "train_wgan@ring8", "evaluate@ring8-wgan", "summary", "plot", "report"}
+    assert ran == {"sources@ring8", "train_wgan@ring8", "evaluate@ring8-wgan", "summary", "plot@ring8", "report@ring8",
+                   "index"}
     assert (repo / "models/ring8/gan/seed0.pt").stat().st_mtime_ns == gan_ckpt
     # Only WGAN's numbers differ between the baseline and the experiment: the rest of
     # metrics/summary.json is identical, so `--only-changed` shows WGAN and nothing else.

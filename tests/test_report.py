@@ -42,9 +42,11 @@ def _how(kind: str = "points") -> Measurement:
 def _model(name: str, w1: Sequence[float], fid: Sequence[float], *, modes: Optional[Sequence[int]] = None,
            hq: Sequence[float] = (50.0, 50.0, 50.0), loglik: Optional[Sequence[tuple]] = None,
            corr: Sequence[Optional[float]] = (None, None, None), seconds: Sequence[float] = (10.0, 12.0, 14.0),
-           diverged: Sequence[int] = (), not_converged: Sequence[int] = (), kind: str = "points") -> ModelResult:
+           diverged: Sequence[int] = (), not_converged: Sequence[int] = (), kind: str = "points",
+           pr: Optional[Sequence[tuple[float, float]]] = None) -> ModelResult:
     """One model over SEEDS: the i-th value of each list is seed i's. `loglik`: (ELBO, log-lik, ESS fraction)
-    per seed; sliced W1 is half of W1. Seeds in `diverged` have no numbers; seeds in `not_converged` have
+    per seed; `pr`: (precision, recall) per seed, None as in a record from before they were measured;
+    sliced W1 is half of W1. Seeds in `diverged` have no numbers; seeds in `not_converged` have
     numbers but a W1 that was still moving (by 0.08 against a tolerance of 0.03)."""
     runs, trains = [], []
     for i, seed in enumerate(SEEDS):
@@ -57,7 +59,8 @@ def _model(name: str, w1: Sequence[float], fid: Sequence[float], *, modes: Optio
         if ok:
             e.scores = SampleScores(w1[i], w1[i] / 2, fid[i],
                                     modes_covered=modes[i] if kind == "points" else None,
-                                    high_quality_pct=hq[i] if kind == "points" else None)
+                                    high_quality_pct=hq[i] if kind == "points" else None,
+                                    precision=pr[i][0] if pr else None, recall=pr[i][1] if pr else None)
             e.how = _how(kind)
             if loglik is not None:
                 elbo, ll, ess = loglik[i]
@@ -74,9 +77,9 @@ def _model(name: str, w1: Sequence[float], fid: Sequence[float], *, modes: Optio
 def _models(**over) -> list[ModelResult]:
     base = {
         "gan": _model("gan", [1.2, 1.3, 1.1], [1.7, 1.8, 1.6], modes=[2, 3, 1], hq=[40, 45, 50],
-                      corr=[0.1, 0.0, 0.2], seconds=[5, 6, 7]),
+                      corr=[0.1, 0.0, 0.2], seconds=[5, 6, 7], pr=[(0.6, 0.3), (0.7, 0.2), (0.8, 0.1)]),
         "wgan": _model("wgan", [0.30, 0.31, 0.29], [0.01, 0.02, 0.03], modes=[8, 8, 8], hq=[90, 92, 88],
-                       corr=[0.9, 0.8, 0.85]),
+                       corr=[0.9, 0.8, 0.85], pr=[(0.9, 0.95), (0.92, 0.93), (0.94, 0.91)]),
         # close to wgan, and the per-seed differences change sign: -0.05, +0.03, -0.04
         "wgan_gp": _model("wgan_gp", [0.35, 0.28, 0.33], [0.02, 0.05, 0.03], modes=[8, 7, 8], hq=[85, 80, 90],
                           corr=[0.8, 0.7, 0.75]),
@@ -90,8 +93,10 @@ def _models(**over) -> list[ModelResult]:
 
 def _real() -> RealRecord:
     return RealRecord("ring8", "points", 10000, 2000, 2500,
-                      SampleScores(0.05, 0.02, 0.002, modes_covered=8, high_quality_pct=98.8, mode_kl=0.001), _how(),
-                      {"uniform on the circle": SampleScores(0.4, 0.3, 0.1, modes_covered=8, high_quality_pct=38.0)})
+                      SampleScores(0.05, 0.02, 0.002, modes_covered=8, high_quality_pct=98.8, mode_kl=0.001,
+                                   precision=0.98, recall=0.97), _how(),
+                      {"uniform on the circle": SampleScores(0.4, 0.3, 0.1, modes_covered=8, high_quality_pct=38.0,
+                                                             precision=0.37, recall=0.6)})
 
 
 def _ring(models: Optional[list[ModelResult]] = None) -> DatasetResults:
@@ -109,22 +114,25 @@ def _line(text: str, start: str) -> str:
 def test_table_has_a_row_per_model_and_the_floor():
     table, notes = comparison_table(_ring())
     lines = table.splitlines()
-    assert lines[0] == ("| model | domain FID | W1 | sliced W1 | modes | high quality % | mode KL | ELBO | log-lik (IS) "
-                        "| converged | train time (s) | steps |")  # points: no Inception FID column, no AIS
+    assert lines[0] == ("| model | domain FID | precision | recall | W1 | sliced W1 | modes | high quality % | mode KL "
+                        "| ELBO | log-lik (IS) | converged | train time (s) | steps |")  # points: no Inception FID, no AIS
     assert len(lines) == 2 + 5 + 1 + 1  # models, the floor, the uniform-circle baseline
-    # mean ± sample std over the three seeds: W1 0.30/0.31/0.29, FID 0.01/0.02/0.03, 90/92/88% high quality
-    assert lines[3] == ("| wgan | 0.02 ± 0.01 | 0.3 ± 0.01 | 0.15 ± 0.005 | 8 ± 0 of 8 | 90 ± 2 | — | — | — "
-                        "| 3/3 | 12 ± 2 | 3000 |")
-    assert lines[2].startswith("| gan | 1.7 ± 0.1 | 1.2 ± 0.1 | 0.6 ± 0.05 | 2 ± 1 of 8 | 45 ± 5 | — | — | — "
-                               "| 3/3 | 6 ± 1 |")
-    # FID 0.02/0.05/0.03: 0.0333 ± 0.0153; W1 0.35/0.28/0.33: 0.32 ± 0.0361; modes 8/7/8: 7.67 ± 0.577
-    assert lines[4].startswith("| wgan_gp | 0.0333 ± 0.015 | 0.32 ± 0.036 | 0.16 ± 0.018 | 7.7 ± 0.58 of 8 | 85 ± 5 |")
+    # mean ± sample std over the three seeds: W1 0.30/0.31/0.29, FID 0.01/0.02/0.03, precision 0.90/0.92/0.94,
+    # recall 0.95/0.93/0.91, 90/92/88% high quality
+    assert lines[3] == ("| wgan | 0.02 ± 0.01 | 0.92 ± 0.02 | 0.93 ± 0.02 | 0.3 ± 0.01 | 0.15 ± 0.005 | 8 ± 0 of 8 "
+                        "| 90 ± 2 | — | — | — | 3/3 | 12 ± 2 | 3000 |")
+    assert lines[2].startswith("| gan | 1.7 ± 0.1 | 0.7 ± 0.1 | 0.2 ± 0.1 | 1.2 ± 0.1 | 0.6 ± 0.05 | 2 ± 1 of 8 | 45 ± 5 "
+                               "| — | — | — | 3/3 | 6 ± 1 |")
+    # FID 0.02/0.05/0.03: 0.0333 ± 0.0153; W1 0.35/0.28/0.33: 0.32 ± 0.0361; modes 8/7/8: 7.67 ± 0.577;
+    # no precision and recall in its records (written before they were measured): a dash, not a number
+    assert lines[4].startswith("| wgan_gp | 0.0333 ± 0.015 | — | — | 0.32 ± 0.036 | 0.16 ± 0.018 | 7.7 ± 0.58 of 8 "
+                               "| 85 ± 5 |")
     # avb: ELBO 0.6/0.5/0.7; log-lik -4.0/-3.8/-4.3 = -4.03 ± 0.252, ESS 5% < 10% in every seed
     assert "| 0.6 ± 0.1 (estimate) | -4.03 ± 0.25 (ESS under 10% of K in 3/3 seeds: unreliable) | 3/3 |" in lines[5]
     assert lines[6].endswith("| -2.2 ± 0.1 (bound) | -2.1 ± 0.1 | 3/3 | 22 ± 2 | 3000 |")
-    assert lines[-2] == ("| real data: training split vs held-out | 0.002 | 0.05 | 0.02 | 8 of 8 | 98.8 | 0.001 | — | — "
-                         "| — | — | — |")
-    assert lines[-1].startswith("| baseline: uniform on the circle | 0.1 | 0.4 | 0.3 | 8 of 8 | 38 |")
+    assert lines[-2] == ("| real data: training split vs held-out | 0.002 | 0.98 | 0.97 | 0.05 | 0.02 | 8 of 8 | 98.8 "
+                         "| 0.001 | — | — | — | — | — |")
+    assert lines[-1].startswith("| baseline: uniform on the circle | 0.1 | 0.37 | 0.6 | 0.4 | 0.3 | 8 of 8 | 38 |")
     assert notes == []
 
 
@@ -254,14 +262,14 @@ def test_diverged_runs_are_shown_as_diverged_not_numbers():
     gan = _row(table, "gan")
     cells = [c.strip() for c in gan.strip("|").split("|")]
     assert cells[0] == "gan (**diverged in every seed**)"
-    assert cells[1:-3] == ["diverged"] * 8  # every metric column; no number, no zero
+    assert cells[1:-3] == ["diverged"] * 10  # every metric column; no number, no zero
     assert cells[-3:] == ["0/3", "12 ± 2", "120"]  # converged, train time, steps
     # one of three seeds diverged: the cells are over the other two (0.30 and 0.29), and say so
     wgan = _row(table, "wgan")
-    assert wgan.startswith("| wgan (**1 of 3 seeds diverged**) | 0.02 ± 0.014 (n=2) | 0.295 ± 0.0071 (n=2) | "
+    assert wgan.startswith("| wgan (**1 of 3 seeds diverged**) | 0.02 ± 0.014 (n=2) | — | — | 0.295 ± 0.0071 (n=2) | "
                            "0.147 ± 0.0035 (n=2) |")
     assert wgan.endswith("| 2/3 | 12 ± 2 | 120/3000 |")
-    assert _row(table, "wgan_gp").startswith("| wgan_gp | 0.0333 ± 0.015 | 0.32 ± 0.036 |")
+    assert _row(table, "wgan_gp").startswith("| wgan_gp | 0.0333 ± 0.015 | — | — | 0.32 ± 0.036 |")
 
     text = "\n".join(reading(d))
     for seed in (0, 1, 2):
@@ -288,10 +296,12 @@ def test_unavailable_inception_fid_is_footnoted_with_its_reason():
     real = RealRecord("digits", "images", 1437, 360, 360, SampleScores(0.5, 0.2, 1.0), _how("images"))
     d = DatasetResults("digits", "images", [m], real)
     table, notes = comparison_table(d)
-    assert table.splitlines()[0].startswith("| model | Inception FID | domain FID | W1 | sliced W1 | ELBO |")
-    assert _row(table, "gan").startswith("| gan | unavailable [1] | 5 ± 0.5 | 1 ± 0.1 |")
+    assert table.splitlines()[0].startswith("| model | Inception FID | domain FID | precision | recall | W1 | sliced W1 "
+                                            "| ELBO |")
+    assert _row(table, "gan").startswith("| gan | unavailable [1] | 5 ± 0.5 | — | — | 1 ± 0.1 |")
     assert notes == ["put the weights file at /x"]
-    assert _row(table, "real data:").startswith("| real data: training split vs held-out | unavailable | 1 | 0.5 |")
+    assert _row(table, "real data:").startswith("| real data: training split vs held-out | unavailable | 1 | — | — "
+                                                "| 0.5 |")
     page = render_dataset(d, {"seeds": [0, 1, 2]})
     assert "[1] put the weights file at /x" in page
     assert "- Inception FID (2048 dims, pytorch-fid): unavailable: put the weights file at /x" in page
@@ -333,7 +343,7 @@ def test_report_stage_on_fixture_outputs(tmp_path: Path, monkeypatch):
     result = CliRunner().invoke(app, ["report"])
     assert result.exit_code == 0, result.output
     page = (tmp_path / "reports/results/ring8.md").read_text()
-    assert "| wgan | 0.02 ± 0.01 | 0.3 ± 0.01 | 0.15 ± 0.005 | 8 ± 0 of 8 | 90 ± 2 |" in page
+    assert "| wgan | 0.02 ± 0.01 | 0.92 ± 0.02 | 0.93 ± 0.02 | 0.3 ± 0.01 | 0.15 ± 0.005 | 8 ± 0 of 8 | 90 ± 2 |" in page
     assert ("Lowest mean W1: wgan (0.3 ± 0.01 over 3 seeds); it is lower than avb (paired t-test over 3 seeds, "
             "p = 0.0033)") in page
     assert "not distinguishable at alpha = 0.1 from wgan_gp (paired t-test over 3 seeds, p = 0.51)" in page
@@ -354,3 +364,27 @@ def test_late_snapshot_correlation_is_reported_beside_the_whole_run():
     assert ("Leaving out the first 10% of training, where the critic is still being trained from its "
             "initialisation (step >= 800: 11 snapshots per seed), they track each other closely: Spearman rho "
             "0.85 ± 0.05 (per seed: 0.90, 0.80, 0.85)") in text
+
+
+def test_how_it_was_measured_names_the_classifier_its_accuracy_and_precision_recall():
+    m = _model("gan", [1.0, 1.1, 0.9], [5.0, 5.5, 4.5], kind="images", pr=[(0.5, 0.4), (0.6, 0.3), (0.7, 0.2)])
+    how = _how("images")
+    how.domain_features, how.domain_dims, how.domain_n_real = "classifier", 64, 360
+    how.classifier_test_accuracy, how.classifier_arch, how.pr_k = 0.9833, "cnn", 3
+    real = RealRecord("digits", "images", 1437, 360, 1437, SampleScores(0.5, 0.2, 1.0, precision=0.9, recall=0.8),
+                      how, classifier_seconds=8.5)
+    page = render_dataset(DatasetResults("digits", "images", [m], real), {"seeds": [0, 1, 2]})
+    assert ("- Domain FID: Frechet distance on 64-dimensional features of a small CNN trained on the training split "
+            "(its held-out accuracy: 98.3%); 2500 generated against 360 held-out samples.") in page
+    assert ("- Precision and recall (Kynkaanniemi et al. 2019, k = 3): on the domain FID's classifier features, "
+            "2500 generated against 2000 held-out samples (W1's).") in page
+    assert "higher for precision, recall, modes" in page
+    assert _row(page, "gan").startswith("| gan | unavailable [1] | 5 ± 0.5 | 0.6 ± 0.1 | 0.3 ± 0.1 | 1 ± 0.1 |")
+    assert _row(page, "real data:").startswith("| real data: training split vs held-out | unavailable | 1 | 0.9 | 0.8 |")
+    # 2-D points: the same two numbers on the raw coordinates; a record without them has no such line
+    d = _ring()
+    d.real.how.pr_k = 3
+    page = render_dataset(d, {"seeds": [0, 1, 2]})
+    assert "- Domain FID: Frechet distance on 2-dimensional raw coordinates; 2500 generated" in page
+    assert "(Kynkaanniemi et al. 2019, k = 3): on the domain FID's raw coordinates" in page
+    assert "Precision and recall" not in render_dataset(_ring(), {"seeds": [0, 1, 2]})

@@ -200,3 +200,36 @@ def test_killed_run_resumes_to_the_same_bytes(tmp_path: Path, monkeypatch):
     assert "resuming from generator step" in res.output
     assert_same_outputs(killed, ref)
     assert not ckpt.exists() and not list(killed.rglob("*.tmp"))
+
+
+def test_a_refused_seed_in_a_worker_names_every_seed_and_exits_2(workdir: Path):
+    """Each worker's one-line refusal reaches the stage's stderr, and the other seeds still ran."""
+    import shutil
+
+    set_params(workdir, seeds=[0, 1], train={"workers": 2})
+    shutil.rmtree(workdir / "data/prepared/ring8")
+    res = CliRunner().invoke(app, ["train", "gan", "--dataset", "ring8", "--no-progress"])
+    assert res.exit_code == 2
+    assert "gan/ring8 seed 0:" in res.output and "gan/ring8 seed 1:" in res.output
+
+
+def _half_of(x: int) -> int:
+    from stages.common import Refused
+
+    if x % 2:
+        raise Refused(f"{x} is odd")
+    return x // 2
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_run_jobs_keeps_order_and_collects_every_refusal(workers: int, capsys):
+    import typer
+
+    from stages.common import run_jobs
+
+    assert run_jobs(_half_of, [(4,), (2,), (0,)], workers) == [2, 1, 0]
+    with pytest.raises(typer.Exit) as e:
+        run_jobs(_half_of, [(1,), (2,), (3,)], workers)
+    assert e.value.exit_code == 2
+    err = capsys.readouterr().err
+    assert "error: 1 is odd" in err and "error: 3 is odd" in err

@@ -10,7 +10,23 @@ from torch import nn
 
 from pipeline.config import LinesParams, MixtureParams, ParamsError, TheoryParams, TheoryWgan, parse_params
 from pipeline.losses import gradient_penalty
-from pipeline.records import THEORY_RECORDS, DemoRun, LinesResult
+from pipeline.records import (
+    THEORY_RECORDS,
+    AblationResult,
+    AblationRow,
+    AvbToyResult,
+    DemoRun,
+    EnergyCheckpoint,
+    EnergyResult,
+    EnergyRun,
+    LinesResult,
+    LogLik,
+    MeaningfulResult,
+    RunTrace,
+    TheorySeeds,
+    VanishingResult,
+    W1Checkpoint,
+)
 from pipeline.theory import avb_toy, energy, lines, mixture, report, vanishing
 from pipeline.theory.ablation import input_gradient_norm
 from pipeline.theory.nets import EnsembleMLP
@@ -234,19 +250,134 @@ def test_params_yaml_theory_section_is_valid():
     assert t.wgan_runs(t.ablation.rows, 1)["adam_gp"].constraint == "gp"
 
 
-def _lines_record(theta_wgan: float, theta_gan: float) -> LinesResult:
+def _lines_record(theta_wgan: float, theta_gan: float, w1_rel: float = 0.02) -> LinesResult:
     demo = lambda name, t: DemoRun(name, [1.0, t], [0.5, 0.1])  # noqa: E731
-    return LinesResult([-1.0, 0.0, 1.0], [1.0, 0.0, 1.0], [0.01, 0.0, 0.01], [0.69, 0.0, 0.69], 0.01, 0.02, 0.0,
+    return LinesResult([-1.0, 0.0, 1.0], [1.0, 0.0, 1.0], [0.01, 0.0, 0.01], [0.69, 0.0, 0.69], 0.01, w1_rel, 0.0,
                        0.69, {"wgan": demo("wgan", theta_wgan), "minimax": demo("minimax", theta_gan)})
 
 
-def test_report_states_the_demo_verdict_from_the_numbers():
-    good = report._lines(_lines_record(0.01, 0.9))
-    assert "final |theta| = 0.010 < 0.05 (the claim holds" in good and "NOT" not in good
-    bad = report._lines(_lines_record(0.3, 0.01))
-    assert "NOT below 0.05" in bad and "does NOT show" in bad
+def _seeds(part: str, records: list, seeds: tuple = (0, 1, 2)) -> TheorySeeds:
+    """What `python -m stages theory <part>` writes: each seed's `metrics()`, metric by metric."""
+    per_seed = [r.metrics() for r in records]
+    return TheorySeeds(part, list(seeds), {k: [m.get(k) for m in per_seed] for k in per_seed[0]})
+
+
+def _lines_section(thetas_wgan, thetas_gan=(0.9, 0.9, 0.9), w1_rel=(0.02, 0.02, 0.02)) -> str:
+    recs = [_lines_record(w, g, e) for w, g, e in zip(thetas_wgan, thetas_gan, w1_rel)]
+    return report.section("lines", recs[0], _seeds("lines", recs))
+
+
+def _bullet(text: str, start: str) -> str:
+    (line,) = [x for x in text.splitlines() if x.startswith(start)]
+    return line
+
+
+def test_report_states_the_demo_verdict_from_every_seed():
+    good = _lines_section([0.01, -0.02, 0.03])
+    assert "below 0.05 in all 3 seeds: the claim holds" in _bullet(good, "- WGAN:") and "NOT" not in good
+    bad = _lines_section([0.3, 0.2, 0.4], thetas_gan=(0.01, 0.02, 0.0))
+    assert "below 0.05 in none of the 3 seeds: the claim fails" in _bullet(bad, "- WGAN:")
+    assert "in none of the 3 seeds: the minimax GAN got there too" in bad and "does NOT show" in bad
     m = _lines_record(0.01, 0.9).metrics()
-    assert m["wgan_theta_final"] == 0.01 and m["minimax_theta_final"] == 0.9 and len(m) <= 5
+    assert m["wgan_theta_final"] == 0.01 and m["minimax_theta_final"] == 0.9
+    assert m["clip_scale"] == 0.01 and m["minimax_grad_last"] == 0.1 and m["nonsaturating_theta_final"] is None
+
+
+def test_a_verdict_one_seed_disagrees_with_is_not_settled():
+    text = _bullet(_lines_section([0.01, 0.02, 0.3]), "- WGAN:")
+    assert "below 0.05 in 2 of 3 seeds only: not settled" in text and "the claim holds" not in text
+    text = _lines_section([0.01, 0.02, 0.03], w1_rel=(0.05, 0.2, 0.05))
+    assert "within 10% in 2 of 3 seeds only: not settled" in _bullet(text, "- The gradient-penalty critic")
+    assert "meets" not in text and "misses" not in text
+
+
+def test_a_section_number_is_the_mean_and_std_over_seeds():
+    import statistics
+
+    w1_rel = (0.03, 0.07, 0.08)
+    text = _lines_section([0.01, 0.02, 0.03], w1_rel=w1_rel)
+    m, sd = statistics.mean(w1_rel), statistics.stdev(w1_rel)
+    assert f"(`w1_rel_error_max`) is {m:.3f} ± {sd:.3f} (n=3);" in text
+    # |theta| over the seeds, not the signed mean, and not the first seed's 0.010
+    m, sd = statistics.mean([0.01, 0.02, 0.06]), statistics.stdev([0.01, 0.02, 0.06])
+    assert f"final |theta| = {m:.3f} ± {sd:.3f} (n=3)" in _lines_section([0.01, -0.02, 0.06])
+    # a seed without a value leaves n short and is not counted as holding
+    recs = [_lines_record(0.01, 0.9), _lines_record(float("nan"), 0.9), _lines_record(0.03, 0.9)]
+    text = _bullet(report.section("lines", recs[0], _seeds("lines", recs)), "- WGAN:")
+    assert "final |theta| = 0.020 ± 0.014 (n=2)" in text and "in 2 of 3 seeds only: not settled" in text
+
+
+def test_a_number_not_collected_per_seed_is_labelled_first_seed():
+    recs = [_lines_record(0.01, 0.9), _lines_record(0.02, 0.9)]
+    ts = _seeds("lines", recs, seeds=(4, 5))
+    del ts.metrics["clip_scale"]  # a seeds file written before the metric was collected
+    text = report.section("lines", recs[0], ts)
+    assert "K = 0.0100 [first seed (seed 4) only]" in text
+    assert text.count("*Figure: the first seed (seed 4) alone.*") == 2
+
+
+def _vanishing_record(grad_last: float) -> VanishingResult:
+    return VanishingResult([1, 10], [0.1, grad_last], [0.1, 2.0], [0.01, 0.01], [0.1, 0.69], [0.0], [0.5], [0.0],
+                           (-2.0, 0.3), (2.0, 0.3))
+
+
+def _meaningful_record(spearman_wgan: float, spearman_gan: float) -> MeaningfulResult:
+    run = lambda m, rho: RunTrace(m, "w_estimate", [], [W1Checkpoint(10, 0.5, 0.1)], rho, rho)  # noqa: E731
+    return MeaningfulResult({"wgan": run("wgan", spearman_wgan), "gan": run("gan", spearman_gan)}, 0.05)
+
+
+def _energy_record(final: float) -> EnergyResult:
+    run = lambda a: EnergyRun([EnergyCheckpoint(10, 0.3, 0.0, 0.3, 0.9), EnergyCheckpoint(20, a, 0.0, a, 0.5)])  # noqa: E731
+    return EnergyResult(10, 0.1, "clip", {"clip": run(final), "sn": run(final / 2)})
+
+
+WGAN_RUN = {"optimizer": "rmsprop", "beta1": 0.5, "beta2": 0.9, "constraint": "clip", "clip": 0.01}
+
+
+def _ablation_record(w1_rms: float, w1_adam: float, rel_rms: float = 0.2, rel_adam: float = 0.5) -> AblationResult:
+    row = lambda w1, rel, **run: AblationRow(WGAN_RUN | run, "ok", w1=w1, w_rel_std=rel)  # noqa: E731
+    return AblationResult(10, 0.2, {"rmsprop_clip0.01": row(w1_rms, rel_rms),
+                                    "adam_clip0.01": row(w1_adam, rel_adam, optimizer="adam"),
+                                    "adam_sn": row(1.0, 1.0, optimizer="adam", constraint="sn")})
+
+
+def _avb_record(avb: float, vae: float) -> AvbToyResult:
+    ll = lambda v: LogLik(v, 0.003, [v] * 4, 0.5, v)  # noqa: E731
+    return AvbToyResult(ll(avb), ll(vae), {"avb": avb - 0.05, "vae": vae - 0.05}, -math.log(4))
+
+
+def test_every_section_renders_from_every_seed_and_names_spectral_normalisation():
+    per_seed = {
+        "lines": [_lines_record(t, 0.9) for t in (0.01, 0.02, 0.03)],
+        "vanishing": [_vanishing_record(g) for g in (1e-4, 2e-4, 3e-4)],
+        "meaningful": [_meaningful_record(w, g) for w, g in ((0.8, 0.1), (0.7, -0.2), (0.9, 0.0))],
+        "energy": [_energy_record(a) for a in (0.1, 0.2, 0.15)],
+        "ablation": [_ablation_record(w, 0.6) for w in (0.4, 0.45, 0.5)],
+        "avb_toy": [_avb_record(a, -1.6) for a in (-1.45, -1.44, -1.46)],
+    }
+    text = report.render({p: r[0] for p, r in per_seed.items()}, {p: _seeds(p, r) for p, r in per_seed.items()})
+    assert "[first seed" not in text  # every number the text states is collected per seed
+    assert text.count("*Figure: the first seed (seed 0) alone.*") == 7 and "## Over seeds" in text
+    assert "adam_sn (Adam, spectral normalisation, Miyato et al. 2018)" in _bullet(text, "- Mean W1 over twice")
+    assert "sn (spectral normalisation, Miyato et al. 2018)" in _bullet(text, "- By constraint")  # the energy runs
+    assert "Adam(0.5, 0.9), spectral normalisation (Miyato et al. 2018)" in text  # the table's setting column
+    assert "Spearman >= 0.5 in all 3 seeds: the loss tracks sample quality" in text
+    assert "AVB above the VAE in all 3 seeds" in text
+    assert "- Lowest mean W1: rmsprop_clip0.01 (RMSProp, weight clipping c=0.01), 0.450 ± 0.050 (n=3); " \
+           "the lowest row in all 3 seeds" in text
+
+
+def test_ablation_and_avb_verdicts_follow_the_seeds():
+    import statistics
+
+    recs = [_ablation_record(0.4, 0.6), _ablation_record(0.4, 0.6), _ablation_record(0.5, 0.45)]
+    text = _bullet(report.section("ablation", recs[0], _seeds("ablation", recs)), "- RMSProp vs Adam")
+    assert "Adam worse on both in 2 of 3 seeds only: not settled" in text and "as the paper reports" not in text
+    recs = [_avb_record(a, v) for a, v in ((-1.45, -1.6), (-1.7, -1.6), (-1.45, -1.6))]
+    text = _bullet(report.section("avb_toy", recs[0], _seeds("avb_toy", recs)), "- log p(x), AVB minus VAE")
+    assert "AVB above the VAE in 2 of 3 seeds only: not settled" in text
+    diffs = [0.15, -0.1, 0.15]  # paired, seed by seed
+    assert f"(seed by seed): {statistics.mean(diffs):.3f} ± {statistics.stdev(diffs):.3f} (n=3) nats" in text
 
 
 def test_lines_record_round_trips_through_json(tmp_path):
@@ -279,14 +410,13 @@ def test_an_ablation_row_rerun_alone_gives_the_table_numbers():
     table = ablation.run_ablation(p, runs, TINY_MIX, 0)
     alone = ablation.run_ablation(p, runs, TINY_MIX, 0, only=["b"])
     assert alone.rows["b"] == table.rows["b"]
-    assert table.rows["a"].status == "ok" and table.metrics().keys() == {"a_w1", "b_w1"}
+    assert table.rows["a"].status == "ok"
+    assert table.metrics().keys() == {"a_w1", "b_w1", "a_w_rel_std", "b_w_rel_std"}
     with pytest.raises(KeyError, match="unknown ablation row"):
         ablation.run_ablation(p, runs, TINY_MIX, 0, only=["c"])
 
 
 def test_over_seeds_table_gives_every_seed_and_the_spread():
-    from pipeline.records import TheorySeeds
-
     ts = TheorySeeds("lines", [0, 1, 2], {"wgan_theta_final": [0.01, 0.03, 0.02], "minimax_theta_final": [0.9, None, 0.7]})
     text = report._over_seeds({"lines": ts})
     assert "| metric | seed 0 | seed 1 | seed 2 | mean ± std |" in text
