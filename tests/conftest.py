@@ -25,6 +25,17 @@ def mnist_dir(tmp_path: Path) -> Path:
     return dst
 
 
+@pytest.fixture
+def torch_settings_restored():
+    """torch's thread count and deterministic mode as they were before the test (stages pin them)."""
+    import torch
+
+    threads, det = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    yield
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(det)
+
+
 def venv_env() -> dict:
     """Environment where `python` and `dvc` are this interpreter's (DVC stages call `python`)."""
     env = dict(os.environ)

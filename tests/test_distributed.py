@@ -56,13 +56,8 @@ STAGE_PARAMS = {"seeds": [0], "device": "cpu", "data": {"toy_train": 256, "toy_t
                 "gan": {"steps": 6, "batch_size": BATCH}}
 
 
-@pytest.fixture(autouse=True)
-def _torch_settings_restored():
-    """The train stage pins torch's threads and deterministic mode for its process: not for the next test."""
-    threads, det = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    yield
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(det)
+# the train stage pins torch's threads and deterministic mode for its process: not for the next test
+pytestmark = pytest.mark.usefixtures("torch_settings_restored")
 
 
 def tiny(case: str):
