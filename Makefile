@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # DVC stages call `python -m stages ...`: make sure that is the venv's python.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup repro test test-all bench
+.PHONY: setup repro test test-all bench show
 
 setup: $(VENV)/.installed
 
@@ -27,3 +27,8 @@ test-all: setup
 
 bench: setup
 	$(PY) -m stages bench --data-root $(or $(DATA_ROOT),../shared/data/mnist)
+
+# `dvc exp show` with every param and every .mean/.std/.n is 649 columns wide; this is the compact view
+# (W1, domain FID and converged share per model, the floors, clip, seeds). Any data set in `datasets` shows.
+show: setup
+	dvc exp show --drop '.*' --keep '^(Experiment|rev|Created)$$|^[a-z0-9_]+\.[a-z_]+\.(w1|fid_domain|converged)(\.mean)?$$|^clip$$|^seeds$$' $(ARGS)

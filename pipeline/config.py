@@ -146,9 +146,10 @@ class _ModelSection(_Section):
         return self
 
     def for_dataset(self, name: str):
-        """This section as it applies to data set `name`, without `per_dataset`."""
+        """This section as it applies to data set `name`; its `per_dataset` emptied (not defaulted: a
+        section may give `per_dataset` a default, as `ClassifierParams` does)."""
         base = self.model_dump(exclude={"per_dataset"})
-        return type(self).model_validate(base | self.per_dataset.get(name, {}))
+        return type(self).model_validate(base | self.per_dataset.get(name, {}) | {"per_dataset": {}})
 
 
 class GanParams(_ModelSection):
@@ -249,11 +250,6 @@ class ClassifierParams(_ModelSection):
     batch_size: int = Field(128, ge=1)
     lr: float = Field(2e-3, gt=0)  # Adam, annealed to 0 along a cosine over the epochs
     per_dataset: dict[DatasetName, dict] = {"mnist": {"epochs": 3}, "fashion_mnist": {"epochs": 3}}
-
-    def for_dataset(self, name: str) -> "ClassifierParams":
-        """The keys in force for data set `name`; `per_dataset` emptied, not defaulted (it has a default)."""
-        base = self.model_dump(exclude={"per_dataset"})
-        return type(self).model_validate(base | self.per_dataset.get(name, {}) | {"per_dataset": {}})
 
 
 class LoglikParams(_Section):

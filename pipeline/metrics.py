@@ -142,7 +142,8 @@ def _feature_rows(x: np.ndarray, what: str, k: int) -> np.ndarray:
     return x
 
 
-def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3, chunk: int = 1024) -> PrecisionRecall:
+def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3, chunk: int = 1024,
+                     real_radii: Optional[np.ndarray] = None) -> PrecisionRecall:
     """precision = (1/|G|) sum_{g in G} f(g, R),  recall = (1/|R|) sum_{r in R} f(r, G),
     f(x, S) = 1 if ||x - s||_2 <= ||s - NN_k(s)||_2 for at least one s in S, else 0
 
@@ -158,12 +159,17 @@ def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3, chunk: int 
     take in points far from the rest of its set, which inflates the other set's score (Naeem et al.
     2020, "Reliable Fidelity and Diversity Metrics for Generative Models").
     Rows are feature vectors (anything after the first axis is flattened); exact distances, in
-    `chunk`-row blocks, so memory is chunk x max(|R|, |G|) floats.
+    `chunk`-row blocks, so memory is chunk x max(|R|, |G|) floats. `real_radii`: `knn_radii(real, k)`
+    when the caller already has them (one real set scored against many generated ones).
     """
     real, fake = _feature_rows(real, "real samples", k), _feature_rows(fake, "generated samples", k)
     if real.shape[1] != fake.shape[1]:
         raise ValueError(f"real and generated features differ in dimension: {real.shape[1]} vs {fake.shape[1]}")
-    precision = inside_manifold(fake, real, knn_radii(real, k, chunk), chunk).mean()
+    if real_radii is None:
+        real_radii = knn_radii(real, k, chunk)
+    elif real_radii.shape != (len(real),):
+        raise ValueError(f"real_radii has shape {real_radii.shape}, expected ({len(real)},)")
+    precision = inside_manifold(fake, real, real_radii, chunk).mean()
     recall = inside_manifold(real, fake, knn_radii(fake, k, chunk), chunk).mean()
     return PrecisionRecall(float(precision), float(recall), k)
 

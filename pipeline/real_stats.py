@@ -145,7 +145,8 @@ def real_statistics(prepared: Prepared, p: EvalParams, seed: int, device: torch.
     n = n_generated(p, meta)
     pick = subset(len(train), n, seed)
     ref = stats.reference(test, device, net)
-    floor, how = sample_scores(train[pick], train, ref, meta, p, seed)
+    pool = train[subset(len(train), p.sliced_samples, seed)]  # the sliced W1's pool: as many as a model's
+    floor, how = sample_scores(train[pick], pool, ref, meta, p, seed)
     baselines = {name: sample_scores(x[:n], x[: p.sliced_samples], ref, meta, p, seed)[0]
                  for name, x in baseline_samples(meta, max(n, p.sliced_samples), seed).items()}
     record = RealRecord(meta.name, meta.kind, len(train), len(test), len(pick), floor, how, baselines,

@@ -194,12 +194,14 @@ def comparison_table(d: DatasetResults) -> tuple[str, list[str]]:
 # --- the reading: sentences computed from the numbers -------------------------------
 
 METRIC_NAMES = {"w1": "W1", "w1_sliced": "sliced W1", "fid_domain": "domain FID", "fid_inception": "Inception FID"}
+# higher is better; the real-data row reads as a ceiling rather than a floor
+SHARE_NAMES = {"precision": "precision (fidelity)", "recall": "recall (coverage)"}
 
 
-def _ranked(d: DatasetResults, key: str) -> list[tuple[ModelResult, Spread]]:
-    """Models by their mean over seeds, lowest first."""
+def _ranked(d: DatasetResults, key: str, lower: bool = True) -> list[tuple[ModelResult, Spread]]:
+    """Models by their mean over seeds, best first (lowest when `lower`)."""
     vals = [(r, r.spread(key)) for r in d.models if r.ok]
-    return sorted([(r, sp) for r, sp in vals if sp.n], key=lambda t: t[1].mean)
+    return sorted([(r, sp) for r, sp in vals if sp.n], key=lambda t: t[1].mean if lower else -t[1].mean)
 
 
 def _test_words(p: Paired) -> str:
@@ -236,6 +238,17 @@ def _rankings(d: DatasetResults) -> list[str]:
         fl = getattr(d.real.floor, key)
         if fl:
             line += f". The real-data floor is {fmt(fl)}: {best.name} is at {fmt(bv.mean / fl, 2)}x the floor"
+        out.append(line + ".")
+    for key, label in SHARE_NAMES.items():
+        ranked = _ranked(d, key, lower=False)
+        if len(ranked) < 2:
+            continue
+        (best, bv) = ranked[0]
+        line = (f"Highest mean {label}: {best.name} ({ms(bv)} over {bv.n} seeds); it is "
+                + _versus(best, [r for r, _ in ranked[1:]], key, d.alpha, lower=False))
+        real = getattr(d.real.floor, key)
+        if real is not None:
+            line += f". Real data scores {fmt(real)} with these sample sizes"
         out.append(line + ".")
     if "w1" in orders:
         same = [METRIC_NAMES[k] for k in orders if k != "w1" and orders[k] == orders["w1"]]

@@ -11,7 +11,7 @@ classifier's; for 2-D points the domain features are the raw coordinates).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import numpy as np
@@ -42,6 +42,17 @@ class Reference:
     inception_sigma: Optional[np.ndarray] = None
     classifier_test_accuracy: Optional[float] = None
     classifier_arch: Optional[str] = None
+    _held_out: dict = field(default_factory=dict, repr=False)
+
+    def held_out(self, n: int, seed: int, k: int) -> tuple[Tensor, np.ndarray, np.ndarray]:
+        """W1's seeded subset of the held-out split: its indices, domain features and k-NN radii.
+        Every sample set of one evaluation is scored against the same subset, so it is computed once."""
+        key = (n, seed, k)
+        if key not in self._held_out:
+            idx = subset(len(self.test), n, seed)
+            feats = self.domain(self.test[idx])
+            self._held_out[key] = idx, feats, metrics.knn_radii(feats.reshape(len(feats), -1), k)
+        return self._held_out[key]
 
 
 def metric_space(x: Tensor, meta: DataMeta) -> np.ndarray:
@@ -90,14 +101,14 @@ def sample_scores(fake: Tensor, pool: Tensor, ref: Reference, meta: DataMeta, p:
     `pool` supplies the extra samples the sliced W1 uses (more of the
     generator's for a model, the training split for the floor).
     """
-    real_idx = subset(len(ref.test), p.n_samples, seed + 1)
+    real_idx, real_feats, real_radii = ref.held_out(p.n_samples, seed + 1, p.pr_k)
     x_fake, x_real = metric_space(fake, meta), metric_space(ref.test[real_idx], meta)
     x_pool = metric_space(pool, meta)
     fake_feats = ref.domain(fake)
     fid_domain = metrics.frechet_distance(*metrics.gaussian_stats(fake_feats, "generated samples"),
                                           ref.domain_mu, ref.domain_sigma)
     # the same held-out subset as W1's, in the domain FID's feature space
-    pr = metrics.precision_recall(ref.domain(ref.test[real_idx]), fake_feats, p.pr_k)
+    pr = metrics.precision_recall(real_feats, fake_feats, p.pr_k, real_radii=real_radii)
     scores = SampleScores(
         w1=rounded(metrics.w1_exact(x_fake, x_real)),
         w1_sliced=rounded(metrics.w1_sliced(x_pool, metric_space(ref.test, meta), p.sliced_projections, seed)),

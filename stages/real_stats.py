@@ -36,4 +36,8 @@ def main(dataset: Annotated[Dataset, typer.Option(help="Prepared data set.")]) -
     if prepared.meta.kind == "images" and not stats.inception.available:
         typer.secho(f"note: Inception FID unavailable for {dataset.value}: {stats.inception.reason}",
                     fg=typer.colors.YELLOW, err=True)
+    if stats.classifier:  # the domain FID's features mean something only if this is high (MNIST: 99%)
+        c = stats.classifier
+        info(f"real-stats/{dataset.value}: {c['arch']} domain classifier, {100 * c['test_accuracy']:.2f}% "
+             f"held-out accuracy after {c['epochs']} epochs ({c['seconds']:.0f} s)")
     info(f"real-stats/{dataset.value}: floor {record.floor.metrics()}")

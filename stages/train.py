@@ -89,10 +89,10 @@ def _train_one(m: str, ds: str, seed: int, progress: bool, position: int = 0, wo
     params = params_or_exit()
     in_force = pin_torch(params.train.threads, params.deterministic)  # before anything touches CUDA
     main = world is None or world.main
-    for path in (checkpoint_path(ds, m, seed), log_path(ds, m, seed), train_record_path(ds, m, seed),
-                 resume_path(ds, m, seed)):
-        if main:
-            io.remove_stale_temps(path)  # a writer killed mid-write
+    if main:  # a writer killed mid-write left a temp file beside each output
+        for path in (checkpoint_path(ds, m, seed), log_path(ds, m, seed), train_record_path(ds, m, seed),
+                     resume_path(ds, m, seed)):
+            io.remove_stale_temps(path)
     step, x, device = _built(m, ds, seed, params, world)
     result = _fitted(step, x, m, ds, seed, params, device, in_force["torch"], progress, position, world)
     record = _written(step, result, m, ds, seed, params, device, in_force, world) if main else None

@@ -181,6 +181,19 @@ def test_precision_recall_when_half_the_modes_are_generated():
     assert swapped.recall == pytest.approx(ref.recall, abs=0.02)
 
 
+def test_precision_recall_takes_the_real_sets_radii_when_given():
+    """One held-out set scored against several generated ones: its k-NN radii are passed in, not recomputed;
+    wrong radii change precision (so they are used) and radii of the wrong length are refused."""
+    rng = np.random.default_rng(10)
+    real, fake = rng.normal(size=(300, 3)), rng.normal(size=(200, 3)) + 0.5
+    radii = metrics.knn_radii(real, 3)
+    assert metrics.precision_recall(real, fake, 3, real_radii=radii) == metrics.precision_recall(real, fake, 3)
+    assert metrics.precision_recall(real, fake, 3, real_radii=radii / 10).precision < \
+        metrics.precision_recall(real, fake, 3).precision
+    with pytest.raises(ValueError, match="real_radii"):
+        metrics.precision_recall(real, fake, 3, real_radii=radii[:10])
+
+
 def test_precision_recall_does_not_depend_on_the_chunk_size():
     rng = np.random.default_rng(9)
     real, fake = rng.normal(size=(103, 3)), 0.5 + rng.normal(size=(97, 3))
