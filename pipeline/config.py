@@ -263,10 +263,11 @@ class LoglikParams(_Section):
 
 class AisParams(_Section):
     """Annealed importance sampling of log p(x) (Neal 2001; Wu et al. 2017) for AVB and the VAE, on a
-    seeded subset of the test points. Off by default: its cost is points x chains x steps x leapfrog
-    decoder passes (forward and backward), about 36 us each on the 2-core CPU, so these settings take
-    about a minute per model there; on a closed-form linear-Gaussian decoder they are within about
-    0.2-0.8 nats per point (tests/test_ais.py), K=64 and 1000 steps within about 0.05-0.1."""
+    seeded subset of the test points. Its cost is points x chains x steps x leapfrog decoder passes
+    (forward and backward), about 36 us each on the 2-core CPU, so these settings take 15 s (ring8) to
+    about a minute (digits) per run there; on a closed-form linear-Gaussian decoder they are within
+    about 0.2-0.8 nats per point below the truth (tests/test_ais.py), K=64 and 1000 steps within about
+    0.05-0.1. In the params.yaml this project ships it is on; the code's default stays off."""
 
     enabled: bool = False
     points: int = Field(100, ge=2)

@@ -43,13 +43,14 @@ def likelihood(step: LatentModel, x: Tensor, p: LoglikParams, seed: int, ais: Ai
         loglik=ll.mean, loglik_se=ll.stderr, ess_fraction=ll.ess_fraction,
         points=len(elbo), samples=k, std_scale=p.std_scale,
         units="nats per sample, model space" + (" (pixels in [-1, 1])" if step.images else ""),
-        ais=_ais(step, x[: ais.points], ais, seed) if ais.enabled else None,
+        ais=_ais(step, x[: ais.points], ais, seed, elbo[: ais.points]) if ais.enabled else None,
     )
 
 
-def _ais(step: LatentModel, x: Tensor, p: AisParams, seed: int) -> AisEstimate:
-    """AIS (pipeline/ais.py) on the first `p.points` of the same test points."""
+def _ais(step: LatentModel, x: Tensor, p: AisParams, seed: int, elbo: np.ndarray) -> AisEstimate:
+    """AIS (pipeline/ais.py) on the first `p.points` of the same test points; `elbo`: theirs."""
     with torch.enable_grad():  # HMC needs d log p(x|z) / dz
         r = ais_log_likelihood(model_log_px_z(step), x, step.net_params.z_dim, chains=p.chains, steps=p.steps,
                                leapfrog=p.leapfrog, step_size=p.step_size, seed=seed)
-    return AisEstimate(r.mean, r.stderr, len(x), r.chains, r.steps, r.leapfrog, r.acceptance, r.ess / r.chains)
+    return AisEstimate(r.mean, r.stderr, len(x), r.chains, r.steps, r.leapfrog, r.acceptance, r.ess / r.chains,
+                       elbo=float(elbo.mean()))

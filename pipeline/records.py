@@ -123,6 +123,7 @@ class TrainRecord(Record):
     threads: Optional[int] = None  # torch.get_num_threads()
     deterministic: Optional[bool] = None  # torch.are_deterministic_algorithms_enabled()
     torch: Optional[str] = None  # torch.__version__
+    cpu: Optional[str] = None  # model and torch's kernel set (pipeline/train.py cpu_name): another CPU, other bytes
 
     @property
     def ok(self) -> bool:
@@ -204,6 +205,7 @@ class AisEstimate(Record):
     leapfrog: int
     acceptance: float  # HMC acceptance, averaged
     ess_fraction: float  # effective sample size of the final weights / chains
+    elbo: Optional[float] = None  # the ELBO on the same `points` (the gap to AIS is then paired per point)
 
 
 @dataclasses.dataclass

@@ -339,10 +339,10 @@ def _likelihoods(d: DatasetResults) -> list[str]:
         caveat = (f" {' and '.join(shaky)}'s importance-sampled estimate had an effective sample size under "
                   f"{fmt(100 * LOW_ESS, 2)}% of K, so it may be far below the true log p(x) and this ordering is "
                   "not established (`eval.ais.enabled: true` gives annealed importance sampling)." if shaky else "")
-        out.append(f"{what.capitalize()} log-likelihood, paired over seeds on the same test points: {verdict} "
+        out.append(f"{what[:1].upper()}{what[1:]} log-likelihood, paired over seeds on the same test points: {verdict} "
                    f"(difference {fmt(p.mean_diff)} ± {fmt(p.std_diff, 2)} nats, {_test_words(p)})." + caveat)
     for r in lik:
-        gap = spread([x.likelihood.elbo - x.metrics().get(key, float("nan")) for x in r.ok_runs if x.likelihood])
+        gap = spread([_elbo_on(x, key) - x.metrics().get(key, float("nan")) for x in r.ok_runs if x.likelihood])
         ess = spread([x.likelihood.ess_fraction * 100 for x in r.ok_runs if x.likelihood])
         kind = "a lower bound (analytic KL)" if MODELS[r.name].elbo_kind == "bound" else \
             "an estimate (the adversary T stands in for log q(z|x) - log p(z)), not a bound"
@@ -351,6 +351,14 @@ def _likelihoods(d: DatasetResults) -> list[str]:
         out.append(f"{r.name}'s ELBO, {kind}, {side}; the importance sampler's effective sample size was "
                    f"{ms(ess, 2)}% of K.")
     return out
+
+
+def _elbo_on(x, key: str) -> float:
+    """The ELBO on the points the log-likelihood `key` was measured on (AIS: a subset of the IS points)."""
+    ais = x.likelihood.ais
+    if key == "loglik_ais" and ais is not None and ais.elbo is not None:
+        return ais.elbo
+    return x.likelihood.elbo
 
 
 def _convergence(d: DatasetResults) -> list[str]:
@@ -468,6 +476,9 @@ def _environment(d: DatasetResults) -> list[str]:
             versions.setdefault(k, set()).add(v)
     lines = [f"- Training device: {distinct(t.device for r in d.models for t in r.trains)}; "
              f"evaluation device: {distinct(x.device for r in d.models for x in r.runs)}."]
+    cpus = distinct(t.cpu for r in d.models for t in r.trains)
+    if cpus != DASH:  # the same params give these bytes again on this CPU; another one rounds differently
+        lines.append(f"- Training CPU: {cpus}.")
     lines += [f"- {k}: {', '.join(sorted(v))}" for k, v in sorted(versions.items())]
     return lines
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import os
+import platform
 import sys
 import time
 from contextlib import AbstractContextManager, nullcontext
@@ -162,7 +163,9 @@ def pin_torch(threads: int, deterministic: bool) -> dict:
     torch.use_deterministic_algorithms (an op without a deterministic kernel then raises rather
     than varying), cuDNN's deterministic kernels without autotuning, and cuBLAS's fixed workspace
     (CUBLAS_WORKSPACE_CONFIG, read when cuBLAS starts; a value already set is kept).
-    Returns what is in force, for the record."""
+    Returns what is in force, for the record, with the CPU: the same params give the same bytes on one
+    machine, but CPUs whose kernels differ (AVX2 against AVX-512) round differently, and adversarial
+    training amplifies that into other runs."""
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.set_num_threads(threads)
@@ -170,7 +173,18 @@ def pin_torch(threads: int, deterministic: bool) -> dict:
     torch.backends.cudnn.deterministic = deterministic
     torch.backends.cudnn.benchmark = False
     return {"threads": torch.get_num_threads(), "deterministic": torch.are_deterministic_algorithms_enabled(),
-            "torch": torch.__version__}
+            "torch": torch.__version__, "cpu": cpu_name()}
+
+
+def cpu_name() -> str:
+    """'<model name> (<kernel set torch dispatches to>)', e.g. 'AMD EPYC (AVX512)'."""
+    model = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:  # Linux: platform.processor() is often empty or just the arch
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
+    except OSError:
+        pass
+    return f"{model} ({torch.backends.cpu.get_cpu_capability()})"
 
 
 def _one_step(step: Step, sample: BatchSampler, it: int,

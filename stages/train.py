@@ -94,7 +94,7 @@ def _train_one(m: str, ds: str, seed: int, progress: bool, position: int = 0, wo
                      resume_path(ds, m, seed)):
             io.remove_stale_temps(path)
     step, x, device = _built(m, ds, seed, params, world)
-    result = _fitted(step, x, m, ds, seed, params, device, in_force["torch"], progress, position, world)
+    result = _fitted(step, x, m, ds, seed, params, device, in_force, progress, position, world)
     record = _written(step, result, m, ds, seed, params, device, in_force, world) if main else None
     if world is not None:
         distributed.barrier()  # the outputs are written before any rank goes on
@@ -127,7 +127,7 @@ def _built(m: str, ds: str, seed: int, params, world=None):
     return step, data_lib.to_model_space(prepared.train_x, prepared.meta).to(device), device
 
 
-def _fitted(step, x, m: str, ds: str, seed: int, params, device, torch_version: str, progress: bool, position: int,
+def _fitted(step, x, m: str, ds: str, seed: int, params, device, in_force: dict, progress: bool, position: int,
             world=None):
     """`fit`, resumed from .resume/<ds>/<model>/seed<k>.pt when that holds this very run, saving it as it goes.
 
@@ -140,7 +140,7 @@ def _fitted(step, x, m: str, ds: str, seed: int, params, device, torch_version: 
 
     main = world is None or world.main
     where = f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else str(device)
-    key = _run_key(m, ds, seed, params, where, torch_version, world.size if world else 1) if main else None
+    key = _run_key(m, ds, seed, params, where, in_force, world.size if world else 1) if main else None
     resume_file = resume_path(ds, m, seed)
     resume = _resume_state(resume_file, key, f"{m}/{ds} seed {seed}") if main else None
     every, steps, t = params.train.checkpoint_every, steps_of(m, params, ds), params.train
@@ -172,18 +172,18 @@ def _written(step, result, m: str, ds: str, seed: int, params, device, in_force:
     return record
 
 
-def _run_key(model: str, dataset: str, seed: int, params, device: str, torch_version: str, processes: int = 1) -> str:
+def _run_key(model: str, dataset: str, seed: int, params, device: str, in_force: dict, processes: int = 1) -> str:
     """A digest of everything that decides the run's numbers: a resume checkpoint with another one
     would not continue *this* run. The params the stage reads (not train.checkpoint_every, which
-    changes when, not what), the prepared data's bytes, the device and torch, the torchrun
-    processes (they sum in another order), and the code."""
+    changes when, not what), the prepared data's bytes, the device, torch and the CPU's kernels, the
+    torchrun processes (they sum in another order), and the code."""
     import pipeline
     from pipeline.models import model_config
 
     h = hashlib.sha256()
     what = {"model": model, "dataset": dataset, "seed": seed, "config": model_config(model, params, dataset),
             "train": params.train.model_dump(exclude={"checkpoint_every", "workers"}), "deterministic": params.deterministic,
-            "device": device, "torch": torch_version, "processes": processes}
+            "device": device, "torch": in_force["torch"], "cpu": in_force["cpu"], "processes": processes}
     h.update(json.dumps(what, sort_keys=True).encode())
     code = [*Path(pipeline.__file__).parent.rglob("*.py"), *Path(__file__).parent.rglob("*.py")]
     for path in sorted(prepared_dir(dataset).glob("[!.]*")) + sorted(code):  # not a killed writer's .*.tmp

@@ -28,10 +28,10 @@ TINY = {
     "wgan": {"steps": 4, "n_critic": 2, "per_dataset": {"ring8": {"steps": 4}}},
     "wgan_gp": {"steps": 4, "n_critic": 2, "per_dataset": {"ring8": {"steps": 4}}},
     "avb": {"steps": 4},
-    "vae": {"steps": 4},
+    "vae": {"steps": 4, "per_dataset": {"ring8": {"steps": 4}}},
     "eval": {"n_samples": 150, "sliced_samples": 200, "sliced_projections": 10, "snapshot_samples": 50,
              "inception": {"enabled": False}, "classifier": {"features": 8, "epochs": 1},
-             "loglik": {"samples": 4, "max_points": 20}},
+             "loglik": {"samples": 4, "max_points": 20}, "ais": {"points": 4, "chains": 2, "steps": 5}},
     "theory": {
         "lines": {"critic_steps": 5, "n_eval": 200, "demo_steps": 5, "demo_warmup": 2, "demo_inner_steps": 1},
         "vanishing": {"d_steps": 10, "n_eval": 200, "n_log_points": 3},

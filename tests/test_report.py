@@ -13,6 +13,7 @@ from typing import Optional, Sequence
 import yaml
 
 from pipeline.records import (
+    AisEstimate,
     Convergence,
     EstimateVsW1,
     EvalRecord,
@@ -241,6 +242,25 @@ def test_likelihoods_get_a_verdict_only_when_the_paired_test_separates_them():
     assert "is higher than" not in _line(text, "Importance-sampled log-likelihood")
 
 
+def test_with_ais_the_verdict_and_the_elbo_gap_use_ais_on_its_own_points():
+    """AIS runs on a subset of the IS points: the verdict pairs the AIS numbers, and each ELBO gap is taken
+    against the ELBO on that same subset (AisEstimate.elbo), not the ELBO over all points."""
+    d = _ring()
+    ais = {"avb": [(-3.0, 1.0), (-2.8, 1.0), (-3.1, 1.0)], "vae": [(-2.0, -2.5), (-1.9, -2.3), (-2.1, -2.7)]}
+    for r in d.models:
+        for x, (ll, elbo) in zip(r.ok_runs, ais.get(r.name, [])):
+            x.likelihood.ais = AisEstimate(ll, 0.1, 100, 16, 200, 5, 0.65, 0.5, elbo=elbo)
+    text = "\n".join(reading(d))
+    # vae - avb AIS: 1.0, 0.9, 1.0 -> 0.967 ± 0.0577, t = 29, p = 0.0012 (the IS numbers would give avb < vae too)
+    assert ("AIS log-likelihood, paired over seeds on the same test points: vae is higher than avb (difference "
+            "0.967 ± 0.058 nats, paired t-test over 3 seeds, p = 0.0012).") in text
+    assert "(AIS)" in comparison_table(d)[0]
+    # gaps on AIS's points: avb 1.0 - (-3.0, -2.8, -3.1) = 4.0, 3.8, 4.1; vae -2.5 + 2.0 ... = -0.5, -0.4, -0.6;
+    # against the ELBO over all IS points (0.6, 0.5, 0.7 and -2.2, -2.1, -2.3) they would be 3.6 and -0.2
+    assert "avb's ELBO, an estimate" in text and "exceeds its AIS log-likelihood by 3.97 ± 0.15 nats" in text
+    assert "vae's ELBO, a lower bound (analytic KL), is 0.5 ± 0.1 nats below its AIS log-likelihood" in text
+
+
 def test_a_run_that_did_not_converge_is_named():
     d = _ring(_models(wgan_gp=_model("wgan_gp", [0.35, 0.28, 0.33], [0.02, 0.05, 0.03], modes=[8, 7, 8],
                                      not_converged=[1])))
@@ -317,6 +337,12 @@ def test_pages_link_figures_params_and_versions():
     page = render_dataset(_ring(), {"seeds": [0, 1, 2], "clip": 0.01})
     assert "![samples](../figures/ring8/samples.png)" in page
     assert "clip: 0.01" in page and "- torch: 2.x" in page
+    assert "Training CPU" not in page  # records from before the CPU was kept
+    d = _ring()
+    for r in d.models:
+        for t in r.trains:
+            t.cpu = "Some CPU (AVX2)"
+    assert "- Training CPU: Some CPU (AVX2)." in render_dataset(d, {"seeds": [0, 1, 2]})
     assert "Every model cell is the mean ± std over 3 seeds." in page
     assert "every model is trained once per seed (0, 1, 2)" in page
     assert "paired t-test over the seeds separates them at alpha = 0.05" in page

@@ -150,6 +150,7 @@ def test_record_says_what_was_in_force(workdir: Path):
     status = json.loads((workdir / "metrics/train/ring8/gan/seed0.json").read_text())
     assert status["threads"] == 1 and status["deterministic"] is True
     assert status["torch"] == torch.__version__ and status["device"] in ("cpu", "cuda")
+    assert status["cpu"].endswith(f"({torch.backends.cpu.get_cpu_capability()})")  # other kernels, other bytes
 
 
 def test_stale_temps_and_a_foreign_resume_checkpoint_are_cleaned(workdir: Path, tmp_path: Path, monkeypatch):
