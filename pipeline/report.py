@@ -224,32 +224,36 @@ def _versus(best: ModelResult, others: list[ModelResult], key: str, alpha: float
     return "; ".join(out)
 
 
+def _best(d: DatasetResults, key: str, label: str, lower: bool) -> tuple[list[tuple[ModelResult, Spread]], str]:
+    """The models ranked on `key` (best first), and the line naming the best one with its paired tests
+    against every other ("" with fewer than two models)."""
+    ranked = _ranked(d, key, lower)
+    if len(ranked) < 2:
+        return ranked, ""
+    (best, bv) = ranked[0]
+    return ranked, (f"{'Lowest' if lower else 'Highest'} mean {label}: {best.name} ({ms(bv)} over {bv.n} seeds); "
+                    "it is " + _versus(best, [r for r, _ in ranked[1:]], key, d.alpha, lower))
+
+
 def _rankings(d: DatasetResults) -> list[str]:
-    """The lowest model on each distance, tested against every other, and against the floor."""
+    """The best model on each distance and share, tested against every other, and against real data."""
     out, orders = [], {}
     for key, label in METRIC_NAMES.items():
-        ranked = _ranked(d, key)
-        if len(ranked) < 2:
+        ranked, line = _best(d, key, label, lower=True)
+        if not line:
             continue
         orders[key] = [r.name for r, _ in ranked]
-        (best, bv) = ranked[0]
-        line = (f"Lowest mean {label}: {best.name} ({ms(bv)} over {bv.n} seeds); it is "
-                + _versus(best, [r for r, _ in ranked[1:]], key, d.alpha))
-        fl = getattr(d.real.floor, key)
+        (best, bv), fl = ranked[0], getattr(d.real.floor, key)
         if fl:
             line += f". The real-data floor is {fmt(fl)}: {best.name} is at {fmt(bv.mean / fl, 2)}x the floor"
         out.append(line + ".")
     for key, label in SHARE_NAMES.items():
-        ranked = _ranked(d, key, lower=False)
-        if len(ranked) < 2:
-            continue
-        (best, bv) = ranked[0]
-        line = (f"Highest mean {label}: {best.name} ({ms(bv)} over {bv.n} seeds); it is "
-                + _versus(best, [r for r, _ in ranked[1:]], key, d.alpha, lower=False))
+        _, line = _best(d, key, label, lower=False)
         real = getattr(d.real.floor, key)
-        if real is not None:
+        if line and real is not None:
             line += f". Real data scores {fmt(real)} with these sample sizes"
-        out.append(line + ".")
+        if line:
+            out.append(line + ".")
     if "w1" in orders:
         same = [METRIC_NAMES[k] for k in orders if k != "w1" and orders[k] == orders["w1"]]
         if same:

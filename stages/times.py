@@ -65,7 +65,8 @@ def main(
     for name, sec in rows:
         typer.echo(f"| {name} | {_clock(sec)} |")
         if sec is not None:
-            families[name.split("@")[0]] = families.get(name.split("@")[0], 0.0) + sec
+            family = name.split("@")[0]
+            families[family] = families.get(family, 0.0) + sec
     typer.echo("\n| stages | wall time |\n|---|---:|")
     for family, sec in families.items():
         typer.echo(f"| {family} | {_clock(sec)} |")
