@@ -26,6 +26,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from .records import Convergence, EvalRecord
+
 TAIL = 2 / 3  # the window starts at this fraction of the run's generator steps
 
 
@@ -53,3 +55,17 @@ def tolerance(final_w1: Sequence[float], rtol: float, floor: float) -> float:
         return float("nan")
     med = float(np.median(v))
     return max(1.4826 * float(np.median(np.abs(v - med))), rtol * max(med - floor, 0.0))
+
+
+def mark_convergence(records: list[EvalRecord], rtol: float, floor_w1: float) -> None:
+    """Set each run's `convergence` by the criterion above: the tolerance from every seed's final W1
+    (the evaluation's) and the real-data floor's W1 at the same sample size."""
+    finals = [r.scores.w1 for r in records if r.ok and r.scores is not None]
+    tol = tolerance(finals, rtol, floor_w1)
+    for r in records:
+        trend = tail_trend([t.step for t in r.trajectory], [t.w1 for t in r.trajectory], r.train_steps) \
+            if r.ok else None
+        r.convergence = Convergence(
+            converged=trend is not None and math.isfinite(tol) and trend.change < tol,
+            change=None if trend is None else round(trend.change, 6), tolerance=round(tol, 6),
+            window_from=int(math.ceil(TAIL * r.train_steps)), points=0 if trend is None else trend.points)

@@ -21,8 +21,7 @@ from .data import DataMeta, Prepared, to_model_space, to_unit_interval
 from .likelihood import likelihood
 from .models import Step
 from .real_stats import RealStats
-from .convergence import TAIL, tail_trend, tolerance
-from .records import Convergence, EstimateVsW1, EvalRecord, SnapshotW1, TrainRecord
+from .records import EstimateVsW1, EvalRecord, SnapshotW1, TrainRecord
 from .registry import MODELS
 from .scores import metric_space, n_generated, sample_scores, subset
 
@@ -110,20 +109,6 @@ def estimate_vs_w1(step: Step, ckpt: dict, log_rows: list[dict], test: Tensor, m
     rnd = lambda v: None if v is None else round(v, 4)  # noqa: E731
     return traj, EstimateVsW1(key, rnd(corr.pearson), rnd(corr.spearman), corr.n, p.snapshot_samples,
                               rnd(corr_late.spearman), corr_late.n, late_from)
-
-
-def mark_convergence(records: list[EvalRecord], rtol: float, floor_w1: float) -> None:
-    """Set each run's `convergence` (pipeline/convergence.py): the tolerance from every seed's final W1
-    (the evaluation's) and the real-data floor's W1 at the same sample size."""
-    finals = [r.scores.w1 for r in records if r.ok and r.scores is not None]
-    tol = tolerance(finals, rtol, floor_w1)
-    for r in records:
-        trend = tail_trend([t.step for t in r.trajectory], [t.w1 for t in r.trajectory], r.train_steps) \
-            if r.ok else None
-        r.convergence = Convergence(
-            converged=trend is not None and math.isfinite(tol) and trend.change < tol,
-            change=None if trend is None else round(trend.change, 6), tolerance=round(tol, 6),
-            window_from=int(math.ceil(TAIL * r.train_steps)), points=0 if trend is None else trend.points)
 
 
 # --- one model --------------------------------------------------------------------------

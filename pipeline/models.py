@@ -18,7 +18,7 @@ from . import losses
 from .config import AvbParams, GanParams, NetParams, Params, ParamsError, VaeParams, WganParams
 from .data import DataMeta
 from .nets import GaussianDecoder, Generator, Scorer
-from .registry import MODELS
+from .registry import MODELS, section
 
 Logs = dict[str, Tensor]  # scalar tensors; the trainer turns them into floats only when it logs
 
@@ -386,15 +386,6 @@ def build(model: str, params: Params, meta: DataMeta) -> Step:
                                 **{k: getattr(params, k) for k in spec.top_level})
     step.name = spec.name
     return step
-
-
-def section(model: str, params: Params, dataset: str):
-    """The model's params section as it applies to `dataset` (its `per_dataset` keys applied)."""
-    return getattr(params, MODELS[model].section).for_dataset(dataset)
-
-
-def steps_of(model: str, params: Params, dataset: str) -> int:
-    return section(model, params, dataset).steps
 
 
 def model_config(model: str, params: Params, dataset: str) -> dict:

@@ -49,3 +49,14 @@ MODELS: dict[str, ModelSpec] = {
 NAMES: tuple[str, ...] = tuple(MODELS)
 # The CLI's choice (a str Enum, so Typer refuses a typo with the allowed values).
 ModelName = Enum("ModelName", {n: n for n in NAMES}, type=str)
+
+
+def section(model: str, params, dataset: str):
+    """The model's params section (a `pipeline.config` model) as it applies to `dataset`, its
+    `per_dataset` keys applied. Here, not in pipeline.models, so that a stage's main process can
+    plan its runs without importing torch."""
+    return getattr(params, MODELS[model].section).for_dataset(dataset)
+
+
+def steps_of(model: str, params, dataset: str) -> int:
+    return section(model, params, dataset).steps

@@ -46,8 +46,9 @@ def _requested() -> str | None:
     return first if first in COMMANDS else None
 
 
-# `app` with every command, for tests and the console script; `python -m stages X` builds only X.
-app = build() if __name__ != "__main__" else None
+# `app` with every command, for tests and the console script; `python -m stages X` builds only X, and
+# the worker processes a stage spawns (which import this module as __mp_main__) build none.
+app = build() if __name__ not in ("__main__", "__mp_main__") else None
 
 if __name__ == "__main__":
     build(_requested())()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -24,37 +24,43 @@ from .paths import (
 
 def main(
     model: Annotated[Model, typer.Argument(help="Which trained model to evaluate.")],
-    dataset: Annotated[Dataset, typer.Option(help="Prepared data set it was trained on.")],
+    dataset: Annotated[Optional[list[Dataset]], typer.Option(
+        help="Prepared data set it was trained on (repeat for several); default: every one in params `datasets`.")] = None,
 ) -> None:
-    """Evaluate every seed's run of MODEL on DATASET against the cached real statistics.
+    """Evaluate every seed's run of MODEL on each data set against the cached real statistics.
 
-    Writes metrics/eval/DATASET/MODEL/seed<k>.json (an EvalRecord per seed:
+    Writes metrics/eval/MODEL/DATASET/seed<k>.json (an EvalRecord per seed:
     every number, how it was made, the exact W1 at the generator snapshots and
-    whether the run converged), MODEL_w1.csv (the snapshots' W1 and the training
-    estimate, mean and std over seeds, for `dvc plots`) and
-    data/samples/DATASET/MODEL.npy (samples of the first seed, for the figures).
+    whether the run converged), metrics/eval/MODEL/DATASET/w1.csv (the snapshots'
+    W1 and the training estimate, mean and std over seeds, for `dvc plots`) and
+    data/samples/MODEL/DATASET.npy (samples of the first seed, for the figures).
+    The runs (data sets x seeds) share `train.workers` processes, as in training.
     """
     from pipeline import io
-    from pipeline.evaluate import mark_convergence
+    from pipeline.convergence import mark_convergence
     from pipeline.records import RealRecord
 
     params = params_or_exit()
-    ds, m = dataset.value, model.value
-    needs = [real_stats_path(ds), real_record_path(ds)] + [
-        p for seed in params.seeds for p in (checkpoint_path(ds, m, seed), log_path(ds, m, seed),
-                                             train_record_path(ds, m, seed))]
+    m = model.value
+    datasets = [d.value for d in dataset] if dataset else list(params.datasets)
+    needs = [p for ds in datasets for p in (real_stats_path(ds), real_record_path(ds))] + [
+        p for ds in datasets for seed in params.seeds
+        for p in (checkpoint_path(ds, m, seed), log_path(ds, m, seed), train_record_path(ds, m, seed))]
     if missing := [str(p) for p in needs if not p.exists()]:
         raise fail(f"missing {', '.join(missing)} (run `dvc repro` for the stages before evaluate)")
-    # seeds side by side like training (train.workers); each evaluation pins one thread
-    results = run_jobs(_evaluate_one, [(m, ds, seed) for seed in params.seeds], params.train.workers)
-    records = [r.record for r in results]
-    mark_convergence(records, params.eval.converge_rtol, RealRecord.read(real_record_path(ds)).floor.w1)
-    for r in records:
-        r.write(eval_record_path(ds, m, r.seed))
-        info(f"evaluate {m}/{ds} seed {r.seed} in {r.seconds}s: {r.metrics()}")
-    io.write_text(eval_trajectory_path(ds, m), _mean_trajectory(records).to_csv(index=False))
-    io.write_npy(samples_path(ds, m), results[0].preview)
-    info(f"evaluate {m}/{ds}: converged in {sum(r.converged for r in records)}/{len(records)} seeds")
+    # every run side by side like training (train.workers); each evaluation pins one thread
+    results = run_jobs(_evaluate_one, [(m, ds, seed) for ds in datasets for seed in params.seeds],
+                       params.train.workers)
+    for ds in datasets:
+        mine = [r for r in results if r.record.dataset == ds]
+        records = [r.record for r in mine]
+        mark_convergence(records, params.eval.converge_rtol, RealRecord.read(real_record_path(ds)).floor.w1)
+        for r in records:
+            r.write(eval_record_path(ds, m, r.seed))
+            info(f"evaluate {m}/{ds} seed {r.seed} in {r.seconds}s: {r.metrics()}")
+        io.write_text(eval_trajectory_path(ds, m), _mean_trajectory(records).to_csv(index=False))
+        io.write_npy(samples_path(ds, m), mine[0].preview)
+        info(f"evaluate {m}/{ds}: converged in {sum(r.converged for r in records)}/{len(records)} seeds")
 
 
 def _evaluate_one(m: str, ds: str, seed: int):

@@ -2,21 +2,26 @@
 
     data/sources/<ds>.json         sources      -> prepare (reruns it when files under data.root change)
     data/prepared/<ds>/            prepare      -> train, real_stats, evaluate, plot
-    models/<ds>/<model>/seed<k>.pt train        -> evaluate          (one file per seed in params `seeds`)
-    logs/<ds>/<model>/seed<k>.csv  train        -> evaluate, plot
-    metrics/train/<ds>/<model>/seed<k>.json   TrainRecord     train    -> evaluate, report
-    .resume/<ds>/<model>/seed<k>.pt   train     -> train after a kill (not a DVC output: DVC deletes those
+    models/<model>/<ds>/seed<k>.pt train        -> evaluate          (one file per seed in params `seeds`)
+    logs/<model>/<ds>/seed<k>.csv  train        -> evaluate, plot
+    metrics/train/<model>/<ds>/seed<k>.json   TrainRecord     train    -> evaluate, report
+    .resume/<model>/<ds>/seed<k>.pt   train     -> train after a kill (not a DVC output: DVC deletes those
                                                    before it reruns a stage; git- and dvc-ignored)
     data/real_stats/<ds>/stats.pt  real_stats   -> evaluate
     metrics/real/<ds>.json         RealRecord   real_stats -> summary, report
-    metrics/eval/<ds>/<model>/seed<k>.json EvalRecord   evaluate -> summary, plot, report
-    metrics/eval/<ds>/<model>_w1.csv            evaluate -> DVC plots (W1 and estimate, mean over seeds)
-    data/samples/<ds>/<model>.npy  evaluate     -> plot (the first seed's samples)
+    metrics/eval/<model>/<ds>/seed<k>.json EvalRecord   evaluate -> summary, plot, report
+    metrics/eval/<model>/<ds>/w1.csv            evaluate -> DVC plots (W1 and estimate, mean over seeds)
+    data/samples/<model>/<ds>.npy  evaluate     -> plot (the first seed's samples)
     metrics/theory/<part>.json     theory records  theory <part> -> theory report (the first seed's run)
     metrics/theory/<part>_seeds.json  TheorySeeds  theory <part> -> summary, theory report (every seed)
     metrics/summary.json           summary      (the one DVC metrics file)
     reports/theory/<part>/*.png    theory <part>   -> theory report
     reports/                       plot, report, theory report
+
+A model's runs sit under one folder per model (`models/<model>/`, ...), not per data set: one
+`train` and one `evaluate` stage per model cover every data set in params `datasets`, so that all
+their runs (3 seeds x 2 data sets by default) share the CPU's cores in one pool instead of leaving
+one core idle for each data set's third seed; DVC cannot list one output per data set.
 """
 
 from __future__ import annotations
@@ -50,20 +55,20 @@ def seed_file(seed: int, suffix: str) -> str:
 
 
 def checkpoint_path(dataset: str, model: str, seed: int) -> Path:
-    return Path("models") / dataset / model / seed_file(seed, ".pt")
+    return Path("models") / model / dataset / seed_file(seed, ".pt")
 
 
 def log_path(dataset: str, model: str, seed: int) -> Path:
-    return Path("logs") / dataset / model / seed_file(seed, ".csv")
+    return Path("logs") / model / dataset / seed_file(seed, ".csv")
 
 
 def train_record_path(dataset: str, model: str, seed: int) -> Path:
-    return METRICS / "train" / dataset / model / seed_file(seed, ".json")
+    return METRICS / "train" / model / dataset / seed_file(seed, ".json")
 
 
 def resume_path(dataset: str, model: str, seed: int) -> Path:
     """The training state a killed `train` goes on from; deleted once the stage's outputs are written."""
-    return Path(".resume") / dataset / model / seed_file(seed, ".pt")
+    return Path(".resume") / model / dataset / seed_file(seed, ".pt")
 
 
 def real_stats_path(dataset: str) -> Path:
@@ -75,15 +80,15 @@ def real_record_path(dataset: str) -> Path:
 
 
 def eval_record_path(dataset: str, model: str, seed: int) -> Path:
-    return METRICS / "eval" / dataset / model / seed_file(seed, ".json")
+    return METRICS / "eval" / model / dataset / seed_file(seed, ".json")
 
 
 def eval_trajectory_path(dataset: str, model: str) -> Path:
-    return METRICS / "eval" / dataset / f"{model}_w1.csv"
+    return METRICS / "eval" / model / dataset / "w1.csv"
 
 
 def samples_path(dataset: str, model: str) -> Path:
-    return Path("data/samples") / dataset / f"{model}.npy"
+    return Path("data/samples") / model / f"{dataset}.npy"
 
 
 def figure_path(dataset: str, name: str) -> Path:

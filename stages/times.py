@@ -54,7 +54,7 @@ def main(
     lock: Annotated[Path, typer.Option(help="The dvc.lock of the run.")] = Path("dvc.lock"),
 ) -> None:
     """Print each stage's wall time in the last `dvc repro` (from dvc.lock's outputs), then the sums
-    per stage family (`train_gan@ring8` and `train_gan@digits` are `train_gan`)."""
+    per stage family (`evaluate@gan` and `evaluate@vae` are `evaluate`)."""
     if not lock.exists():
         raise fail(f"{lock} not found: run `dvc repro` first")
     rows = durations(finished(yaml.safe_load(lock.read_text()) or {}, lock.parent), since)

@@ -18,16 +18,19 @@ from .paths import checkpoint_path, log_path, prepared_dir, resume_path, train_r
 
 def main(
     model: Annotated[Model, typer.Argument(help="Which model to train.")],
-    dataset: Annotated[Dataset, typer.Option(help="Prepared data set to train on.")],
+    dataset: Annotated[Optional[list[Dataset]], typer.Option(
+        help="Prepared data set to train on (repeat for several); default: every one in params `datasets`.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Train this one seed of params `seeds` only.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """Train MODEL on DATASET once per seed in params `seeds`; write each run's checkpoint, per-step
-    log and TrainRecord.
+    """Train MODEL on each data set once per seed in params `seeds`; write each run's checkpoint,
+    per-step log and TrainRecord.
 
-    Seeds train at once in `train.workers` processes (0: one per CPU core), each with `train.threads`
-    threads: these nets are too small for one run to fill two cores, so two runs side by side do
-    (README, "Seeds in parallel", has the measurement).
+    The runs (data sets x seeds) share `train.workers` processes (0: one per CPU core), each with
+    `train.threads` threads, the longest (most generator steps) first: these nets are too small for
+    one run to fill two cores, so two runs side by side do, and one pool over every data set keeps
+    both cores busy where one data set's three seeds would leave one idle for the third (README,
+    "Seeds in parallel", has the measurements).
 
     A NaN/inf loss ends that run with one line saying where; its record then
     says "diverged", the checkpoint holds the last finite weights (the report
@@ -36,45 +39,59 @@ def main(
     (`train.checkpoint_every`) when rerun with the same configuration, to the
     same bytes as a run that was never stopped.
 
-    Under `torchrun --nproc_per_node N -m stages train ...` the N processes train each seed together,
-    one seed after another, each on its slice of every global batch (`batch_size`, which N must
+    Under `torchrun --nproc_per_node N -m stages train ...` the N processes train each run together,
+    one after another, each on its slice of every global batch (`batch_size`, which N must
     divide); rank 0 alone writes the outputs (pipeline/distributed.py).
     """
     params = params_or_exit()
     seeds = params.seeds if seed is None else [seed]
     if seed is not None and seed not in params.seeds:
         raise fail(f"--seed {seed} is not in params.yaml seeds {params.seeds}")
+    datasets = [d.value for d in dataset] if dataset else list(params.datasets)
+    runs = longest_first([(model.value, ds, s) for ds in datasets for s in seeds], params)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # started by torchrun (torch is imported only then)
         from pipeline import distributed
 
-        _train_together(model.value, dataset.value, seeds, progress, params, distributed.from_env())
+        _train_together(runs, progress, params, distributed.from_env())
     else:
-        run_jobs(_train_one, [(model.value, dataset.value, s, progress, i) for i, s in enumerate(seeds)],
-                 params.train.workers)
+        run_jobs(_train_one, [(m, ds, s, progress, i) for i, (m, ds, s) in enumerate(runs)], params.train.workers)
 
 
-def _train_together(m: str, ds: str, seeds: list[int], progress: bool, params, world) -> None:
-    """The seeds one after another, every torchrun process on each; a refusal is printed by rank 0 alone."""
+def longest_first(runs: list[tuple[str, str, int]], params) -> list[tuple[str, str, int]]:
+    """(model, data set, seed) runs, most generator steps first (stable): a pool that starts the
+    longest runs first ends with the short ones, so its cores finish close together (Graham's
+    longest-processing-time rule; the steps stand in for the time)."""
+    from pipeline.registry import steps_of
+
+    return sorted(runs, key=lambda r: -steps_of(r[0], params, r[1]))
+
+
+def _train_together(runs: list[tuple[str, str, int]], progress: bool, params, world) -> None:
+    """The runs one after another, every torchrun process on each; a refusal is printed by rank 0 alone."""
     from pipeline import distributed
     from pipeline.config import ParamsError, resolve_device
-    from pipeline.models import section
+    from pipeline.registry import section
     from pipeline.train import pin_torch
 
     def refuse(message: str) -> typer.Exit:
         return fail(message) if world.main else typer.Exit(2)
 
+    for m, ds in dict.fromkeys((m, ds) for m, ds, _ in runs):
+        try:
+            world.local_batch(section(m, params, ds).batch_size)
+        except ValueError as e:
+            raise refuse(f"{m}/{ds}: {e}") from None
     try:
-        world.local_batch(section(m, params, ds).batch_size)
         device = resolve_device(params.device)
     except (ValueError, ParamsError) as e:
-        raise refuse(f"{m}/{ds}: {e}") from None
+        raise refuse(str(e)) from None
     pin_torch(params.train.threads, params.deterministic)  # before the process group touches CUDA
     refused = []
     with distributed.process_group(world, device):
-        for s in seeds:
+        for m, ds, s in runs:
             try:
                 _train_one(m, ds, s, progress and world.main, 0, world)
-            except Refused as e:  # the same on every rank: each goes on to the next seed
+            except Refused as e:  # the same on every rank: each goes on to the next run
                 refused.append(str(e))
     if refused:
         raise refuse("\n".join(refused))
@@ -129,13 +146,13 @@ def _built(m: str, ds: str, seed: int, params, world=None):
 
 def _fitted(step, x, m: str, ds: str, seed: int, params, device, in_force: dict, progress: bool, position: int,
             world=None):
-    """`fit`, resumed from .resume/<ds>/<model>/seed<k>.pt when that holds this very run, saving it as it goes.
+    """`fit`, resumed from .resume/<model>/<ds>/seed<k>.pt when that holds this very run, saving it as it goes.
 
     On torchrun rank 0 alone reads and writes that file; the other ranks get its resume state from rank 0."""
     import torch
 
     from pipeline import distributed, io
-    from pipeline.models import steps_of
+    from pipeline.registry import steps_of
     from pipeline.train import fit, snapshot_steps
 
     main = world is None or world.main

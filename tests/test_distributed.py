@@ -104,7 +104,7 @@ def _rank(rank: int, ports: tuple[int, int], out: str, workdir: str) -> None:
                    "RANK": str(rank), "LOCAL_RANK": str(rank)}
     cwd = os.getcwd()
     os.chdir(workdir)
-    main(ModelName("gan"), Dataset("ring8"), None, False)
+    main(ModelName("gan"), [Dataset("ring8")], None, False)
     os.chdir(cwd)
     io._atomic = atomic
     torch.save(written, out / f"written.{rank}.pt")
@@ -218,15 +218,15 @@ def assert_stage_outputs_close(got: Path, want: Path) -> None:
     """The train stage's gan/ring8 seed 0 outputs in `got` are those in `want`, within the tolerance."""
     from pipeline import io
 
-    a, b = (io.load_torch(d / "models/ring8/gan/seed0.pt") for d in (got, want))
+    a, b = (io.load_torch(d / "models/gan/ring8/seed0.pt") for d in (got, want))
     assert [s["step"] for s in a["snapshots"]] == [s["step"] for s in b["snapshots"]]
     assert_weights_close(a["state"], b["state"], tiny("gan"))  # its lr; no BatchNorm
-    logs = [(d / "logs/ring8/gan/seed0.csv").read_text().splitlines() for d in (got, want)]
+    logs = [(d / "logs/gan/ring8/seed0.csv").read_text().splitlines() for d in (got, want)]
     assert logs[0][0] == logs[1][0] and len(logs[0]) == len(logs[1]) == 4
     for ra, rb in zip(logs[0][1:], logs[1][1:]):
         assert [float(v) for v in ra.split(",")] == pytest.approx([float(v) for v in rb.split(",")], rel=RTOL,
                                                                    abs=ATOL)
-    record = json.loads((got / "metrics/train/ring8/gan/seed0.json").read_text())
+    record = json.loads((got / "metrics/train/gan/ring8/seed0.json").read_text())
     assert record["status"] == "ok" and record["steps"] == 6 and record["device"] == "cpu x 2 (torchrun)"
     assert not list(got.rglob("*.tmp")) and not list(got.glob(".resume/**/*.pt"))
 
@@ -237,8 +237,8 @@ def test_torchrun_stage_rank_0_alone_writes_what_one_process_writes(two_ranks: P
     w0, w1 = ranks(two_ranks, "written")
     assert w1 == []
     # resume checkpoints every 2 steps (before steps 6), then the outputs
-    assert w0 == [".resume/ring8/gan/seed0.pt"] * 2 + ["models/ring8/gan/seed0.pt", "logs/ring8/gan/seed0.csv",
-                                                      "metrics/train/ring8/gan/seed0.json"]
+    assert w0 == [".resume/gan/ring8/seed0.pt"] * 2 + ["models/gan/ring8/seed0.pt", "logs/gan/ring8/seed0.csv",
+                                                      "metrics/train/gan/ring8/seed0.json"]
     one = prepared_workdir(tmp_path / "one")
     with pytest.MonkeyPatch.context() as mp_:
         mp_.chdir(one)

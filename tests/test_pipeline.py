@@ -89,12 +89,12 @@ def test_repro_trains_and_reports_every_model(repo: Path):
         for model in MODELS:
             w1 = []
             for seed in params["seeds"]:
-                assert (repo / "models" / ds / model / f"seed{seed}.pt").exists()
-                status = json.loads((repo / "metrics" / "train" / ds / model / f"seed{seed}.json").read_text())
+                assert (repo / "models" / model / ds / f"seed{seed}.pt").exists()
+                status = json.loads((repo / "metrics" / "train" / model / ds / f"seed{seed}.json").read_text())
                 assert status["status"] == "ok" and status["steps"] == 4 and status["seed"] == seed
-                header = (repo / "logs" / ds / model / f"seed{seed}.csv").read_text().splitlines()[0]
+                header = (repo / "logs" / model / ds / f"seed{seed}.csv").read_text().splitlines()[0]
                 assert header.startswith("step,")
-                evaluated = EvalRecord.read(repo / "metrics" / "eval" / ds / model / f"seed{seed}.json")
+                evaluated = EvalRecord.read(repo / "metrics" / "eval" / model / ds / f"seed{seed}.json")
                 assert evaluated.ok and evaluated.scores.w1 > 0 and evaluated.convergence is not None
                 w1.append(evaluated.scores.w1)
             assert w1[0] != w1[1]  # two seeds, two runs
@@ -120,12 +120,12 @@ def test_exp_run_clip_reruns_only_wgan_and_what_aggregates(repo: Path):
     """`dvc exp run -S clip=...`: WGAN retrains and is re-evaluated; GAN, AVB, VAE come from the cache."""
     subprocess.run(["git", "add", "-A"], cwd=repo, check=True, capture_output=True, env=venv_env())
     subprocess.run(["git", "commit", "-qm", "baseline"], cwd=repo, check=True, capture_output=True, env=venv_env())
-    gan_ckpt = (repo / "models/ring8/gan/seed0.pt").stat().st_mtime_ns
+    gan_ckpt = (repo / "models/gan/ring8/seed0.pt").stat().st_mtime_ns
     ran = set(re.findall(r"Running stage '([^']+)'", dvc(repo, "exp", "run", "-S", "clip=0.02")))
     # sources@ring8 runs on every repro by design (always_changed) and changes nothing here
-    assert ran == {"sources@ring8", "train_wgan@ring8", "evaluate@ring8-wgan", "summary", "plot@ring8", "report@ring8",
+    assert ran == {"sources@ring8", "train_wgan", "evaluate@wgan", "summary", "plot@ring8", "report@ring8",
                    "index"}
-    assert (repo / "models/ring8/gan/seed0.pt").stat().st_mtime_ns == gan_ckpt
+    assert (repo / "models/gan/ring8/seed0.pt").stat().st_mtime_ns == gan_ckpt
     # Only WGAN's numbers differ between the baseline and the experiment: the rest of
     # metrics/summary.json is identical, so `--only-changed` shows WGAN and nothing else.
     out = dvc(repo, "exp", "show", "--only-changed", "--csv").splitlines()[0].split(",")
@@ -209,9 +209,9 @@ def test_a_remote_carries_the_results_to_a_second_clone(repo: Path, tmp_path: Pa
     dvc(repo, "push")
     second = tmp_path / "second"
     subprocess.run(["git", "clone", "-q", str(repo), str(second)], check=True, capture_output=True, env=venv_env())
-    assert not (second / "models/ring8/gan/seed0.pt").exists()  # DVC-cached outputs come only from the remote
+    assert not (second / "models/gan/ring8/seed0.pt").exists()  # DVC-cached outputs come only from the remote
     dvc(second, "pull")
-    assert (second / "models/ring8/gan/seed0.pt").read_bytes() == (repo / "models/ring8/gan/seed0.pt").read_bytes()
+    assert (second / "models/gan/ring8/seed0.pt").read_bytes() == (repo / "models/gan/ring8/seed0.pt").read_bytes()
     assert {s for s in stale_stages(second) if not s.startswith("sources@")} == set()
     assert set(re.findall(r"Running stage '([^']+)'", dvc(second, "repro"))) == {"sources@ring8"}
     assert (second / "metrics/summary.json").read_bytes() == (repo / "metrics/summary.json").read_bytes()

@@ -25,7 +25,7 @@ def test_dvc_yaml_names_the_registry_models():
 def test_each_train_stage_declares_its_section_and_top_level_params():
     stages = _dvc_yaml()["stages"]
     for spec in MODELS.values():
-        declared = stages[f"train_{spec.name}"]["do"]["params"]
+        declared = stages[f"train_{spec.name}"]["params"]
         assert spec.section in declared and set(spec.top_level) <= set(declared)
         # no other model's section: changing it must not rerun this model
         assert not {s.section for s in MODELS.values() if s is not spec} & set(declared)

@@ -363,8 +363,8 @@ def test_report_stage_on_fixture_outputs(tmp_path: Path, monkeypatch):
         for e, t in zip(r.runs, r.trains):
             e.write(tmp_path / eval_record_path("ring8", r.name, e.seed))
             t.write(tmp_path / train_record_path("ring8", r.name, t.seed))
-    assert (tmp_path / "metrics/eval/ring8/wgan/seed2.json").exists()
-    assert (tmp_path / "metrics/train/ring8/vae/seed0.json").exists()
+    assert (tmp_path / "metrics/eval/wgan/ring8/seed2.json").exists()
+    assert (tmp_path / "metrics/train/vae/ring8/seed0.json").exists()
     d.real.write(tmp_path / real_record_path("ring8"))
     (tmp_path / "reports/figures/ring8").mkdir(parents=True)
     (tmp_path / "reports/figures/ring8/samples.png").write_bytes(b"png")

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from pipeline.convergence import tail_trend, tolerance
-from pipeline.evaluate import mark_convergence
+from pipeline.convergence import mark_convergence
 from pipeline.records import EstimateVsW1, EvalRecord, SampleScores, SnapshotW1
 from pipeline.seedstats import paired_test, spread
 from pipeline.train import snapshot_steps

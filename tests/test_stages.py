@@ -63,10 +63,10 @@ def outputs(folder: Path, model: str = "wgan") -> tuple[dict, str, dict]:
 
 
 def seed_outputs(folder: Path, model: str, seed: int) -> tuple[dict, str, dict]:
-    record = json.loads((folder / f"metrics/train/ring8/{model}/seed{seed}.json").read_text())
+    record = json.loads((folder / f"metrics/train/{model}/ring8/seed{seed}.json").read_text())
     record.pop("seconds")
-    return (io.load_torch(folder / f"models/ring8/{model}/seed{seed}.pt"),
-            (folder / f"logs/ring8/{model}/seed{seed}.csv").read_text(), record)
+    return (io.load_torch(folder / f"models/{model}/ring8/seed{seed}.pt"),
+            (folder / f"logs/{model}/ring8/seed{seed}.csv").read_text(), record)
 
 
 def assert_same_outputs(a: Path, b: Path, model: str = "wgan", seed: int = 0) -> None:
@@ -87,11 +87,11 @@ def train(*args: str):
 
 def test_train_writes_checkpoint_log_and_status(workdir: Path):
     train("wgan", "--dataset", "ring8")
-    status = json.loads((workdir / "metrics/train/ring8/wgan/seed0.json").read_text())
+    status = json.loads((workdir / "metrics/train/wgan/ring8/seed0.json").read_text())
     assert status["status"] == "ok" and status["steps"] == 6 and status["inner_steps"] == 12
-    log = (workdir / "logs/ring8/wgan/seed0.csv").read_text().splitlines()
+    log = (workdir / "logs/wgan/ring8/seed0.csv").read_text().splitlines()
     assert log[0] == "step,critic_loss,w_estimate,g_loss" and len(log) == 3  # no wall clock: same bytes each run
-    ckpt = io.load_torch(workdir / "models/ring8/wgan/seed0.pt")  # weights_only=True
+    ckpt = io.load_torch(workdir / "models/wgan/ring8/seed0.pt")  # weights_only=True
     assert ckpt["model"] == "wgan" and ckpt["config"]["clip"] == 0.01
     # 2 log-spaced from step 10 (capped at the 6 steps there are) and 5 over the last third (steps 4..6)
     assert [s["step"] for s in ckpt["snapshots"]] == [4, 5, 6]
@@ -100,9 +100,9 @@ def test_train_writes_checkpoint_log_and_status(workdir: Path):
 
 def test_same_seed_same_weights(workdir: Path):
     train("gan", "--dataset", "ring8")
-    a = io.load_torch(workdir / "models/ring8/gan/seed0.pt")["state"]
+    a = io.load_torch(workdir / "models/gan/ring8/seed0.pt")["state"]
     train("gan", "--dataset", "ring8")
-    b = io.load_torch(workdir / "models/ring8/gan/seed0.pt")["state"]
+    b = io.load_torch(workdir / "models/gan/ring8/seed0.pt")["state"]
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
 
@@ -111,18 +111,18 @@ def test_divergence_is_recorded_not_hidden(workdir: Path):
     set_params(workdir, vae={"steps": 50, "lr": 1e30})  # blows up at the second step
     res = train("vae", "--dataset", "ring8")
     assert "recorded as diverged" in res.output and "diverged at generator step 2: " in res.output
-    status = json.loads((workdir / "metrics/train/ring8/vae/seed0.json").read_text())
+    status = json.loads((workdir / "metrics/train/vae/ring8/seed0.json").read_text())
     assert status["status"] == "diverged" and status["steps"] == 0 and status["inner_steps"] == 0
     assert status["message"].startswith("diverged at generator step 2: ") and " became " in status["message"]
     # the log has its header and no rows, and pandas reads it (evaluate, plot)
-    log = pd.read_csv(workdir / "logs/ring8/vae/seed0.csv")
+    log = pd.read_csv(workdir / "logs/vae/ring8/seed0.csv")
     assert list(log.columns) == ["step", "elbo", "kl", "recon_nll"] and len(log) == 0
     # the weights kept are the last finite ones: here the initial ones, as a 1-step run starts from
-    kept = io.load_torch(workdir / "models/ring8/vae/seed0.pt")
+    kept = io.load_torch(workdir / "models/vae/ring8/seed0.pt")
     assert all(torch.isfinite(v).all() for v in kept["state"].values()) and kept["snapshots"] == []
     set_params(workdir, vae={"steps": 50, "lr": 1e-30})  # the same init, a step that changes nothing
     train("vae", "--dataset", "ring8")
-    init = io.load_torch(workdir / "models/ring8/vae/seed0.pt")["state"]
+    init = io.load_torch(workdir / "models/vae/ring8/seed0.pt")["state"]
     assert all(torch.equal(kept["state"][k], init[k]) for k in init)
     assert not resume_path("ring8", "vae", 0).exists()
 
@@ -136,7 +136,7 @@ def test_seeds_in_parallel_processes_match_one_at_a_time(workdir: Path, tmp_path
     train("gan", "--dataset", "ring8")
     for seed in (0, 1):
         assert_same_outputs(workdir, one, "gan", seed)
-    a, b = (io.load_torch(one / f"models/ring8/gan/seed{s}.pt")["state"] for s in (0, 1))
+    a, b = (io.load_torch(one / f"models/gan/ring8/seed{s}.pt")["state"] for s in (0, 1))
     assert not all(torch.equal(a[k], b[k]) for k in a)  # another seed, another run
 
 
@@ -147,17 +147,17 @@ def test_a_seed_not_in_params_is_refused(workdir: Path):
 
 def test_record_says_what_was_in_force(workdir: Path):
     train("gan", "--dataset", "ring8")
-    status = json.loads((workdir / "metrics/train/ring8/gan/seed0.json").read_text())
+    status = json.loads((workdir / "metrics/train/gan/ring8/seed0.json").read_text())
     assert status["threads"] == 1 and status["deterministic"] is True
     assert status["torch"] == torch.__version__ and status["device"] in ("cpu", "cuda")
     assert status["cpu"].endswith(f"({torch.backends.cpu.get_cpu_capability()})")  # other kernels, other bytes
 
 
 def test_stale_temps_and_a_foreign_resume_checkpoint_are_cleaned(workdir: Path, tmp_path: Path, monkeypatch):
-    stale = [workdir / "models/ring8/wgan/.seed0.pt.a1b2.tmp", workdir / "logs/ring8/wgan/.seed0.csv.a1b2.tmp",
-             workdir / "metrics/train/ring8/wgan/.seed0.json.a1b2.tmp",
-             workdir / ".resume/ring8/wgan/.seed0.pt.a1b2.tmp"]
-    other = workdir / "models/ring8/gan/.seed0.pt.a1b2.tmp"  # another model's writer may be alive
+    stale = [workdir / "models/wgan/ring8/.seed0.pt.a1b2.tmp", workdir / "logs/wgan/ring8/.seed0.csv.a1b2.tmp",
+             workdir / "metrics/train/wgan/ring8/.seed0.json.a1b2.tmp",
+             workdir / ".resume/wgan/ring8/.seed0.pt.a1b2.tmp"]
+    other = workdir / "models/gan/ring8/.seed0.pt.a1b2.tmp"  # another model's writer may be alive
     for p in [*stale, other]:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(b"half a file")
@@ -191,7 +191,7 @@ def test_killed_run_resumes_to_the_same_bytes(tmp_path: Path, monkeypatch):
     finally:
         proc.kill()
         proc.wait()
-    assert ckpt.exists() and not (killed / "models/ring8/wgan/seed0.pt").exists()
+    assert ckpt.exists() and not (killed / "models/wgan/ring8/seed0.pt").exists()
     res = train("wgan", "--dataset", "ring8")
     assert "resuming from generator step" in res.output
     assert_same_outputs(killed, ref)
