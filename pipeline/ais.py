@@ -146,38 +146,86 @@ def ais_log_likelihood(log_px_z: LogPxZ, x: Tensor, z_dim: int, *, chains: int =
     """
     if chains < 1 or leapfrog < 1:
         raise ValueError(f"chains and leapfrog must be >= 1, got {chains} and {leapfrog}")
-    betas = beta_schedule(steps, schedule).tolist()
-    b, dev = len(x), x.device
-    dtype = x.dtype if x.dtype.is_floating_point else torch.get_default_dtype()
-    gen = torch.Generator(device=dev).manual_seed(seed)
-    randn = lambda *shape: torch.randn(*shape, generator=gen, device=dev, dtype=dtype)
+    gen = torch.Generator(device=x.device).manual_seed(seed)
+    z = torch.randn(chains, len(x), z_dim, generator=gen, device=x.device, dtype=_float(x))  # exact draws from f_0
+    log_w, acceptance = _anneal(log_px_z, x, z, beta_schedule(steps, schedule).tolist(), leapfrog, step_size,
+                                gen, adapt)
+    return _result(log_w, acceptance, chains, steps, leapfrog)
 
-    z = randn(chains, b, z_dim)  # exact draws from f_0 = p(z)
+
+def _float(x: Tensor) -> torch.dtype:
+    return x.dtype if x.dtype.is_floating_point else torch.get_default_dtype()
+
+
+def _anneal(log_px_z: LogPxZ, x: Tensor, z: Tensor, betas: list[float], leapfrog: int, step_size: float,
+            gen: torch.Generator, adapt: bool) -> tuple[Tensor, float]:
+    """Carry the chains z (K, B, z_dim), drawn from f_{betas[0]}, through f_{betas[1]}, ..., f_{betas[-1]}:
+    (the log weights sum_t log f_t(z_{t-1}) / f_{t-1}(z_{t-1}), (K, B) float64; the mean acceptance).
+    Either direction: betas rising from 0 is forward AIS, falling from 1 the reverse chain of BDMC."""
+    b, dev, dtype = x.shape[0], x.device, z.dtype
+    randn = lambda *shape: torch.randn(*shape, generator=gen, device=dev, dtype=dtype)  # noqa: E731
+    rand = lambda shape: torch.rand(*shape, generator=gen, device=dev, dtype=dtype)  # noqa: E731
     lp, grad = _log_px_and_grad(log_px_z, x, z)
-    log_w = torch.zeros(chains, b, dtype=torch.float64, device=dev)  # float64: T terms are summed
+    log_w = torch.zeros(z.shape[:2], dtype=torch.float64, device=dev)  # float64: T terms are summed
     eps = torch.full((1, b, 1), step_size, dtype=dtype, device=dev)  # per point, shared by its chains
     acc_sum = torch.zeros((), dtype=torch.float64, device=dev)
-
-    for t in range(1, steps + 1):
-        beta = betas[t]
-        # weight uses z_{t-1}, a draw (in the weighted sense) from f_{t-1}
-        log_w += (beta - betas[t - 1]) * lp.double()
-
-        z, lp, grad, log_accept = _hmc(log_px_z, x, z, lp, grad, beta, eps, leapfrog, randn,
-                                       lambda shape: torch.rand(*shape, generator=gen, device=dev, dtype=dtype))
+    for t in range(1, len(betas)):
+        # f_t / f_{t-1} = p(x|z)^(beta_t - beta_{t-1}) at z_{t-1}, a draw (in the weighted sense) from f_{t-1}
+        log_w += (betas[t] - betas[t - 1]) * lp.double()
+        z, lp, grad, log_accept = _hmc(log_px_z, x, z, lp, grad, betas[t], eps, leapfrog, randn, rand)
         rate = log_accept.exp()  # (K, B) Metropolis acceptance probability
         acc_sum += rate.double().mean()
         if adapt:
             up = rate.mean(0)[None, :, None] > TARGET_ACCEPTANCE  # (1, B, 1)
             eps = torch.where(up, eps * STEP_UP, eps * STEP_DOWN).clamp(STEP_MIN, STEP_MAX)
+    return log_w, float(acc_sum / max(len(betas) - 1, 1))
 
+
+def _result(log_w: Tensor, acceptance: float, chains: int, steps: int, leapfrog: int) -> AisResult:
     per_point_t = torch.logsumexp(log_w, 0) - math.log(chains)
     ess = torch.exp(2 * torch.logsumexp(log_w, 0) - torch.logsumexp(2 * log_w, 0))  # Kong 1992
     per_point = per_point_t.cpu().numpy()
+    b = len(per_point)
     stderr = float(per_point.std(ddof=1) / math.sqrt(b)) if b > 1 else float("nan")
-    return AisResult(per_point=per_point, mean=float(per_point.mean()), stderr=stderr,
-                     acceptance=float(acc_sum / steps), ess=float(ess.mean()),
-                     chains=chains, steps=steps, leapfrog=leapfrog)
+    return AisResult(per_point=per_point, mean=float(per_point.mean()), stderr=stderr, acceptance=acceptance,
+                     ess=float(ess.mean()), chains=chains, steps=steps, leapfrog=leapfrog)
+
+
+@dataclass(frozen=True)
+class BdmcResult:
+    """Bidirectional Monte Carlo on points simulated from the model (Grosse, Ghahramani & Adams 2015;
+    Wu et al. 2017, section 5): log p(x) of each lies, in expectation, between the two."""
+
+    lower: AisResult  # forward AIS from the prior: a stochastic lower bound
+    upper: np.ndarray  # (B,) reverse AIS from the exact posterior draw: a stochastic upper bound
+
+    @property
+    def gap(self) -> float:
+        """Mean upper - lower over the points: a bound on the forward estimate's error, on such points."""
+        return float(np.mean(self.upper - self.lower.per_point))
+
+
+def bdmc(log_px_z: LogPxZ, x: Tensor, z: Tensor, *, chains: int = 16, steps: int = 500, leapfrog: int = 10,
+         step_size: float = 0.05, seed: int = 0, schedule: Schedule = "sigmoid", adapt: bool = True) -> BdmcResult:
+    """Forward and reverse AIS on simulated pairs: z (B, z_dim) ~ p(z), then x (B, ...) ~ p(x|z).
+
+    Each z is an exact draw from its x's posterior p(z|x), so a chain started there and annealed
+    from beta = 1 down to 0 has E[w] = p(z)-normaliser / p(x) = 1 / p(x) (Neal 2001, run backwards):
+    -log mean_k w_k is a stochastic upper bound on log p(x), as the forward run is a lower one. The
+    gap between them bounds the forward estimate's error on data like the model's own samples;
+    it says nothing about data the model fits badly, and (as for the forward run) the step-size
+    adaptation is outside Neal's argument. Both runs use the same settings as
+    :func:`ais_log_likelihood`; all K reverse chains of a point start from its one exact draw.
+    """
+    lower = ais_log_likelihood(log_px_z, x, z.shape[-1], chains=chains, steps=steps, leapfrog=leapfrog,
+                               step_size=step_size, seed=seed, schedule=schedule, adapt=adapt)
+    gen = torch.Generator(device=x.device).manual_seed(seed + 1)  # not the forward run's stream
+    start = z.to(_float(x)).unsqueeze(0).expand(chains, *z.shape).contiguous()
+    log_w, _ = _anneal(log_px_z, x, start, beta_schedule(steps, schedule).flip(0).tolist(), leapfrog, step_size,
+                       gen, adapt)
+    # log_w estimates log (1 / p(x)): its log-mean-exp, negated, is the upper bound
+    upper = -(torch.logsumexp(log_w, 0) - math.log(chains))
+    return BdmcResult(lower=lower, upper=upper.cpu().numpy())
 
 
 def model_log_px_z(step: LatentModel) -> LogPxZ:

@@ -225,6 +225,11 @@ class LatentModel(Step):
         """n draws from the model, z ~ p(z) then x ~ p(x|z) = N(G(z), diag sigma^2): what a
         generated sample of a latent model is. The decoder means alone are smoother than any
         draw, and would flatter the model's W1 and FID."""
+        return self.simulate(n, generator)[0]
+
+    @torch.no_grad()
+    def simulate(self, n: int, generator: Optional[torch.Generator] = None) -> tuple[Tensor, Tensor]:
+        """n pairs (x, z) with z ~ p(z), x ~ p(x|z): each z an exact draw from its x's posterior (BDMC)."""
         dev = next(self.decoder.parameters()).device
         where = generator.device if generator else dev
         z = torch.randn(n, self.net_params.z_dim, generator=generator, device=where).to(dev)
@@ -233,7 +238,7 @@ class LatentModel(Step):
         mean, log_std = self.decoder(z)
         self.decoder.train(was_training)
         eps = torch.randn(mean.shape, generator=generator, device=where).to(dev)
-        return mean + log_std.exp() * eps
+        return mean + log_std.exp() * eps, z
 
     def posterior_samples(self, x: Tensor, k: int) -> Tensor:
         """k draws z ~ q(z|x) for each x: shape (k, B, z_dim)."""

@@ -206,6 +206,15 @@ class AisEstimate(Record):
     acceptance: float  # HMC acceptance, averaged
     ess_fraction: float  # effective sample size of the final weights / chains
     elbo: Optional[float] = None  # the ELBO on the same `points` (the gap to AIS is then paired per point)
+    # BDMC on `bdmc_points` simulated from the model, same settings: mean forward (lower) and reverse
+    # (upper) AIS; log p(x) of such points lies between them in expectation
+    bdmc_points: int = 0
+    bdmc_lower: Optional[float] = None
+    bdmc_upper: Optional[float] = None
+
+    @property
+    def bdmc_gap(self) -> Optional[float]:
+        return None if self.bdmc_lower is None or self.bdmc_upper is None else self.bdmc_upper - self.bdmc_lower
 
 
 @dataclasses.dataclass

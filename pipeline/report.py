@@ -343,6 +343,10 @@ def _likelihoods(d: DatasetResults) -> list[str]:
         caveat = (f" {' and '.join(shaky)}'s importance-sampled estimate had an effective sample size under "
                   f"{fmt(100 * LOW_ESS, 2)}% of K, so it may be far below the true log p(x) and this ordering is "
                   "not established (`eval.ais.enabled: true` gives annealed importance sampling)." if shaky else "")
+        gaps = [g for g in (_bdmc(r).mean for r in (a, b)) if key == "loglik_ais" and math.isfinite(g)]
+        if gaps and p.separates(d.alpha) and abs(p.mean_diff) <= max(gaps):
+            caveat += (f" The difference is within the AIS error that BDMC measured ({fmt(max(gaps))} nats, below), "
+                       "so it may be the estimator's.")
         out.append(f"{what[:1].upper()}{what[1:]} log-likelihood, paired over seeds on the same test points: {verdict} "
                    f"(difference {fmt(p.mean_diff)} ± {fmt(p.std_diff, 2)} nats, {_test_words(p)})." + caveat)
     for r in lik:
@@ -354,7 +358,20 @@ def _likelihoods(d: DatasetResults) -> list[str]:
             f"is {ms(Spread(-gap.mean, gap.std, gap.n))} nats below its {what} log-likelihood"
         out.append(f"{r.name}'s ELBO, {kind}, {side}; the importance sampler's effective sample size was "
                    f"{ms(ess, 2)}% of K.")
+        gap = _bdmc(r)
+        if key == "loglik_ais" and gap.n:
+            runs = [x.likelihood.ais for x in r.ok_runs if x.likelihood and x.likelihood.ais]
+            lower, upper = spread([a.bdmc_lower for a in runs]), spread([a.bdmc_upper for a in runs])
+            out.append(f"{r.name}'s AIS, checked on {runs[0].bdmc_points} points simulated from the model itself "
+                       f"(bidirectional Monte Carlo: their log p(x) lies between forward AIS, {ms(lower)}, and "
+                       f"reverse AIS from the exact posterior draw, {ms(upper)} nats): a gap of {ms(gap)} nats, a "
+                       "bound on how far these AIS settings are from log p(x) on data like the model's own.")
     return out
+
+
+def _bdmc(r) -> Spread:
+    """The BDMC gap (reverse minus forward AIS on simulated points) over a model's seeds; n = 0 without."""
+    return spread([x.likelihood.ais.bdmc_gap for x in r.ok_runs if x.likelihood and x.likelihood.ais])
 
 
 def _elbo_on(x, key: str) -> float:
@@ -449,6 +466,11 @@ def _how_measured(d: DatasetResults) -> list[str]:
                              f"points, {a.chains} chains, {a.steps} annealing steps of {a.leapfrog}-step HMC, "
                              f"acceptance {fmt(100 * a.acceptance, 2)}%, final effective sample size "
                              f"{fmt(100 * a.ess_fraction, 2)}% of the chains; a stochastic lower bound on log p(x).")
+                if a.bdmc_points:
+                    lines.append(f"- {r.name} BDMC (Grosse et al. 2015; Wu et al. 2017): {a.bdmc_points} pairs z ~ p(z), "
+                                 "x ~ p(x|z) simulated from the model; forward AIS on those x as above, and reverse AIS "
+                                 "with the same settings started from each x's z (an exact posterior draw) and annealed "
+                                 "to the prior, a stochastic upper bound on log p(x).")
     lines += [
         f"- Seeds: every model is trained once per seed ({', '.join(str(x.seed) for x in d.models[0].runs)}); "
         "a cell is the mean ± sample standard deviation over the seeds (n = the seeds with a value when some "

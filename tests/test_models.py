@@ -46,6 +46,21 @@ def test_every_model_trains_and_round_trips(model, meta, tmp_path: Path):
     assert again.sample(5, g()).shape == (5, *meta.shape)
 
 
+@pytest.mark.parametrize("model", ["avb", "vae"])
+def test_a_latent_model_simulates_the_pairs_it_samples(model):
+    """simulate(n) gives the samples sample(n) gives (same draws) and the z behind each: x ~ p(x|z)."""
+    torch.manual_seed(0)
+    step = build(model, tiny(), POINTS).eval()
+    g = lambda: torch.Generator().manual_seed(3)
+    x, z = step.simulate(500, g())
+    torch.testing.assert_close(x, step.sample(500, g()))
+    assert z.shape == (500, 4)
+    mean, log_std = step.decoder(z)
+    # standardised residuals of x given its z are N(0, 1)
+    r = ((x - mean) / log_std.exp()).flatten()
+    assert abs(r.mean().item()) < 0.1 and abs(r.std().item() - 1) < 0.1
+
+
 def test_clipping_holds_for_every_critic_parameter_after_each_step():
     params = tiny(wgan={"lr": 0.5, "optimizer": "adam", "batch_size": 16}, clip=0.02)  # big steps push weights out
     step: WGAN = build("wgan", params, POINTS)

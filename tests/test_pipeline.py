@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import subprocess
 import time
@@ -31,7 +32,7 @@ TINY = {
     "vae": {"steps": 4, "per_dataset": {"ring8": {"steps": 4}}},
     "eval": {"n_samples": 150, "sliced_samples": 200, "sliced_projections": 10, "snapshot_samples": 50,
              "inception": {"enabled": False}, "classifier": {"features": 8, "epochs": 1},
-             "loglik": {"samples": 4, "max_points": 20}, "ais": {"points": 4, "chains": 2, "steps": 5}},
+             "loglik": {"samples": 4, "max_points": 20}, "ais": {"points": 4, "chains": 2, "steps": 5, "bdmc_points": 3}},
     "theory": {
         "lines": {"critic_steps": 5, "n_eval": 200, "demo_steps": 5, "demo_warmup": 2, "demo_inner_steps": 1},
         "vanishing": {"d_steps": 10, "n_eval": 200, "n_log_points": 3},
@@ -96,6 +97,9 @@ def test_repro_trains_and_reports_every_model(repo: Path):
                 assert header.startswith("step,")
                 evaluated = EvalRecord.read(repo / "metrics" / "eval" / model / ds / f"seed{seed}.json")
                 assert evaluated.ok and evaluated.scores.w1 > 0 and evaluated.convergence is not None
+                if MODELS[model].latent:  # AIS on the test points, BDMC on points simulated from the model
+                    ais = evaluated.likelihood.ais
+                    assert ais.points == 4 and ais.bdmc_points == 3 and math.isfinite(ais.bdmc_gap)
                 w1.append(evaluated.scores.w1)
             assert w1[0] != w1[1]  # two seeds, two runs
             got = summary[ds][model]["w1"]

@@ -229,3 +229,16 @@ def test_run_jobs_keeps_order_and_collects_every_refusal(workers: int, capsys):
     assert e.value.exit_code == 2
     err = capsys.readouterr().err
     assert "error: 1 is odd" in err and "error: 3 is odd" in err
+
+
+def test_runs_start_longest_first_across_data_sets():
+    """One pool over every data set: the runs with the most generator steps go first (a pool that ends
+    on short runs keeps both cores busy to the end); ties keep data set, then seed, order."""
+    from pipeline.config import parse_params
+    from stages.train import longest_first
+
+    params = parse_params({"datasets": ["ring8", "digits"], "seeds": [0, 1],
+                              "vae": {"steps": 100, "per_dataset": {"digits": {"steps": 300}}}})
+    runs = [("vae", ds, s) for ds in params.datasets for s in params.seeds]
+    assert longest_first(runs, params) == [("vae", "digits", 0), ("vae", "digits", 1),
+                                           ("vae", "ring8", 0), ("vae", "ring8", 1)]
