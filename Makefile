@@ -28,7 +28,7 @@ test-all: setup
 bench: setup
 	$(PY) -m stages bench --data-root $(or $(DATA_ROOT),../shared/data/mnist)
 
-# `dvc exp show` with every param and every .mean/.std/.n is 662 columns wide (default run); this is the compact view
+# `dvc exp show` with every param and every .mean/.std/.n is 642 columns wide (default run); this is the compact view
 # (W1, domain FID and converged share per model, the floors, clip, seeds). Any data set in `datasets` shows.
 show: setup
 	dvc exp show --drop '.*' --keep '^(Experiment|rev|Created)$$|^[a-z0-9_]+\.[a-z_]+\.(w1|fid_domain|converged)(\.mean)?$$|^clip$$|^seeds$$' $(ARGS)
