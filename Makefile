@@ -16,8 +16,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $@
 
+# then how long each stage that ran took (stages/times.py, from the outputs' timestamps)
 repro: setup
-	dvc repro
+	start=$$(date +%s); dvc repro && $(PY) -m stages times --since $$start
 
 test: setup
 	$(PY) -m pytest

@@ -33,9 +33,12 @@ def finished(lock: dict, root: Path, mtime: Callable[[Path], float] = os.path.ge
 
 
 def durations(done: dict[str, float], since: Optional[float] = None) -> list[tuple[str, Optional[float]]]:
-    """(stage, seconds) in the order the stages finished; the first has none unless `since` is given."""
+    """(stage, seconds) in the order the stages finished; the first has none unless `since` is given.
+    With `since`, a stage that finished before it did not run in this repro and is left out."""
     out, prev = [], since
     for name, t in sorted(done.items(), key=lambda kv: kv[1]):
+        if since is not None and t < since:
+            continue
         out.append((name, None if prev is None else t - prev))
         prev = t
     return out
@@ -57,9 +60,13 @@ def main(
     per stage family (`evaluate@gan` and `evaluate@vae` are `evaluate`)."""
     if not lock.exists():
         raise fail(f"{lock} not found: run `dvc repro` first")
-    rows = durations(finished(yaml.safe_load(lock.read_text()) or {}, lock.parent), since)
-    if not rows:
+    done = finished(yaml.safe_load(lock.read_text()) or {}, lock.parent)
+    if not done:
         raise fail(f"no output of any stage in {lock} exists: run `dvc repro` (or `dvc checkout`) first")
+    rows = durations(done, since)
+    if not rows:
+        typer.echo("no stage ran since then")
+        return
     families: dict[str, float] = {}
     typer.echo("| stage | wall time |\n|---|---:|")
     for name, sec in rows:

@@ -38,6 +38,9 @@ def test_durations_follow_the_order_the_stages_finished(tmp_path: Path):
     assert done == {"prepare": T0 + 10, "train@ring8": T0 + 70, "report": T0 + 200}  # never_ran left out
     assert durations(done) == [("prepare", None), ("train@ring8", 60.0), ("report", 130.0)]
     assert durations(done, since=T0) == [("prepare", 10.0), ("train@ring8", 60.0), ("report", 130.0)]
+    # a repro that ran only the last stage: the others finished before it started and are left out
+    assert durations(done, since=T0 + 100) == [("report", 100.0)]
+    assert durations(done, since=T0 + 300) == []
 
 
 def test_the_command_prints_stages_families_and_the_total(tmp_path: Path):
@@ -49,6 +52,11 @@ def test_the_command_prints_stages_families_and_the_total(tmp_path: Path):
     assert "total: 3 min 20.0 s over 3 timed stages" in res.output
     res = CliRunner().invoke(app, ["times", "--lock", str(lock)])
     assert "| prepare | — |" in res.output and "the first stage untimed: pass --since" in res.output
+
+
+def test_nothing_ran_since_is_said(tmp_path: Path):
+    res = CliRunner().invoke(app, ["times", "--lock", str(_run(tmp_path)), "--since", str(T0 + 300)])
+    assert res.exit_code == 0 and "no stage ran since then" in res.output
 
 
 def test_no_lock_is_one_line(tmp_path: Path):
