@@ -51,12 +51,13 @@ def _ais(step: LatentModel, x: Tensor, p: AisParams, seed: int, elbo: np.ndarray
     """AIS (pipeline/ais.py) on the first `p.points` of the same test points; `elbo`: theirs. With
     `p.bdmc_points`, BDMC with the same settings on that many points simulated from the model."""
     settings = dict(chains=p.chains, steps=p.steps, leapfrog=p.leapfrog, step_size=p.step_size, seed=seed)
+    log_px_z = model_log_px_z(step)
     with torch.enable_grad():  # HMC needs d log p(x|z) / dz
-        r = ais_log_likelihood(model_log_px_z(step), x, step.net_params.z_dim, **settings)
+        r = ais_log_likelihood(log_px_z, x, step.net_params.z_dim, **settings)
         sim = None
         if p.bdmc_points:
             x_sim, z_sim = step.simulate(p.bdmc_points, torch.Generator(device=x.device).manual_seed(seed))
-            sim = bdmc(model_log_px_z(step), x_sim, z_sim, **settings)
+            sim = bdmc(log_px_z, x_sim, z_sim, **settings)
     return AisEstimate(r.mean, r.stderr, len(x), r.chains, r.steps, r.leapfrog, r.acceptance, r.ess / r.chains,
                        elbo=float(elbo.mean()), bdmc_points=p.bdmc_points,
                        bdmc_lower=None if sim is None else sim.lower.mean,

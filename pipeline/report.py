@@ -333,6 +333,7 @@ def _likelihoods(d: DatasetResults) -> list[str]:
     lik = [r for r in d.models if r.ok and r.spread("loglik").n]
     key = "loglik_ais" if all(r.spread("loglik_ais").n for r in lik) else "loglik"
     what = "AIS" if key == "loglik_ais" else "importance-sampled"
+    bdmc_gaps = {r.name: _bdmc(r) for r in lik}
     if len(lik) == 2:
         a, b = sorted(lik, key=lambda r: -r.spread(key).mean)
         p = paired_test(a.per_seed(key), b.per_seed(key))
@@ -343,7 +344,7 @@ def _likelihoods(d: DatasetResults) -> list[str]:
         caveat = (f" {' and '.join(shaky)}'s importance-sampled estimate had an effective sample size under "
                   f"{fmt(100 * LOW_ESS, 2)}% of K, so it may be far below the true log p(x) and this ordering is "
                   "not established (`eval.ais.enabled: true` gives annealed importance sampling)." if shaky else "")
-        gaps = [g for g in (_bdmc(r).mean for r in (a, b)) if key == "loglik_ais" and math.isfinite(g)]
+        gaps = [g for g in (bdmc_gaps[r.name].mean for r in (a, b)) if key == "loglik_ais" and math.isfinite(g)]
         if gaps and p.separates(d.alpha) and abs(p.mean_diff) <= max(gaps):
             caveat += (f" The difference is within the AIS error that BDMC measured ({fmt(max(gaps))} nats, below), "
                        "so it may be the estimator's.")
@@ -358,7 +359,7 @@ def _likelihoods(d: DatasetResults) -> list[str]:
             f"is {ms(Spread(-gap.mean, gap.std, gap.n))} nats below its {what} log-likelihood"
         out.append(f"{r.name}'s ELBO, {kind}, {side}; the importance sampler's effective sample size was "
                    f"{ms(ess, 2)}% of K.")
-        gap = _bdmc(r)
+        gap = bdmc_gaps[r.name]
         if key == "loglik_ais" and gap.n:
             runs = [x.likelihood.ais for x in r.ok_runs if x.likelihood and x.likelihood.ais]
             lower, upper = spread([a.bdmc_lower for a in runs]), spread([a.bdmc_upper for a in runs])

@@ -8,7 +8,7 @@ import sys
 import typing
 from concurrent.futures import ProcessPoolExecutor
 from enum import Enum
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import typer
 
@@ -33,6 +33,11 @@ def params_or_exit(path=PARAMS) -> Params:
         return load_params(path)
     except ParamsError as e:
         raise fail(str(e)) from None
+
+
+def chosen_datasets(dataset: Optional[list[Enum]], params: Params) -> list[str]:
+    """The data sets a stage's `--dataset` options name, else every one in params `datasets`."""
+    return [d.value for d in dataset] if dataset else list(params.datasets)
 
 
 def info(message: str) -> None:

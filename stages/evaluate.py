@@ -8,7 +8,7 @@ import typer
 
 from pipeline.registry import ModelName as Model
 
-from .common import Dataset, Refused, fail, info, one_thread_on_cpu, params_or_exit, run_jobs
+from .common import Dataset, Refused, chosen_datasets, fail, info, one_thread_on_cpu, params_or_exit, run_jobs
 from .paths import (
     checkpoint_path,
     eval_record_path,
@@ -42,7 +42,7 @@ def main(
 
     params = params_or_exit()
     m = model.value
-    datasets = [d.value for d in dataset] if dataset else list(params.datasets)
+    datasets = chosen_datasets(dataset, params)
     needs = [p for ds in datasets for p in (real_stats_path(ds), real_record_path(ds))] + [
         p for ds in datasets for seed in params.seeds
         for p in (checkpoint_path(ds, m, seed), log_path(ds, m, seed), train_record_path(ds, m, seed))]

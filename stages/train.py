@@ -12,7 +12,7 @@ import typer
 
 from pipeline.registry import ModelName as Model
 
-from .common import Dataset, Refused, fail, info, params_or_exit, run_jobs
+from .common import Dataset, Refused, chosen_datasets, fail, info, params_or_exit, run_jobs
 from .paths import checkpoint_path, log_path, prepared_dir, resume_path, train_record_path
 
 
@@ -47,7 +47,7 @@ def main(
     seeds = params.seeds if seed is None else [seed]
     if seed is not None and seed not in params.seeds:
         raise fail(f"--seed {seed} is not in params.yaml seeds {params.seeds}")
-    datasets = [d.value for d in dataset] if dataset else list(params.datasets)
+    datasets = chosen_datasets(dataset, params)
     runs = longest_first([(model.value, ds, s) for ds in datasets for s in seeds], params)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # started by torchrun (torch is imported only then)
         from pipeline import distributed
