@@ -548,7 +548,7 @@ def render_index(results: list[DatasetResults], links: dict[str, str]) -> str:
         "# Reports", "",
         "Each data set's report holds the comparison table, a reading computed from it, the figures, "
         "the params and the versions that produced them.", "",
-        _table(["data set", "lowest mean W1", "lowest mean domain FID", "diverged runs", "not converged (seeds)"],
+        _table(["data set", "lowest mean W1", "lowest mean domain FID", "diverged runs", "seeds converged, where not all"],
                rows), "",
         "Lowest by the mean over seeds; whether that lead is more than seed-to-seed noise is in each report.", "",
     ])

@@ -306,6 +306,8 @@ def test_a_run_that_did_not_converge_is_named():
     assert "wgan_gp (**" not in table and "from wgan_gp (paired t-test over 3 seeds, p = 0.51)" in text
     index = render_index([d], {"ring8": "results/ring8.md"})
     assert "| none | wgan_gp 2/3 |" in index
+    # the column counts converged seeds (2 of 3 here), and says so: not "not converged (seeds)"
+    assert "| diverged runs | seeds converged, where not all |" in index
 
 
 def test_diverged_runs_are_shown_as_diverged_not_numbers():
