@@ -357,8 +357,8 @@ def _likelihoods(d: DatasetResults) -> list[str]:
             "an estimate (the adversary T stands in for log q(z|x) - log p(z)), not a bound"
         side = f"exceeds its {what} log-likelihood by {ms(gap)} nats" if gap.mean > 0 else \
             f"is {ms(Spread(-gap.mean, gap.std, gap.n))} nats below its {what} log-likelihood"
-        out.append(f"{r.name}'s ELBO, {kind}, {side}; the importance sampler's effective sample size was "
-                   f"{ms(ess, 2)}% of K.")
+        out.append(f"{r.name}'s ELBO, {kind}, {side}{_points_of_gap(r, key)}; the importance sampler's effective "
+                   f"sample size was {ms(ess, 2)}% of K.")
         gap = bdmc_gaps[r.name]
         if key == "loglik_ais" and gap.n:
             runs = [x.likelihood.ais for x in r.ok_runs if x.likelihood and x.likelihood.ais]
@@ -375,6 +375,19 @@ def _likelihoods(d: DatasetResults) -> list[str]:
 def _bdmc(r) -> Spread:
     """The BDMC gap (reverse minus forward AIS on simulated points) over a model's seeds; n = 0 without."""
     return spread([x.likelihood.ais.bdmc_gap for x in r.ok_runs if x.likelihood and x.likelihood.ais])
+
+
+def _points_of_gap(r, key: str) -> str:
+    """Which test points the ELBO-to-log-likelihood gap is over, when not the table's: the table's ELBO
+    averages all of the log-likelihood points, AIS runs on the first few of them."""
+    subsets = sorted({(x.likelihood.ais.points, x.likelihood.points) for x in r.ok_runs
+                      if key == "loglik_ais" and x.likelihood and x.likelihood.ais and x.likelihood.ais.elbo is not None
+                      and x.likelihood.ais.points != x.likelihood.points})
+    if not subsets:
+        return ""
+    ais_n, all_n = ("/".join(sorted({str(s[i]) for s in subsets})) for i in (0, 1))
+    return (f", both on the same {ais_n} test points (the table's ELBO and importance-sampled columns are over all "
+            f"{all_n})")
 
 
 def _elbo_on(x, key: str) -> float:
