@@ -288,12 +288,16 @@ class EvalParams(_Section):
     sliced_samples: int = Field(10_000, ge=2)  # generated samples for the sliced W1
     sliced_projections: int = Field(200, ge=1)
     snapshot_samples: int = Field(1000, ge=2)  # per generator snapshot, for W1 during training
+    # fresh noise draws of the final generator at snapshot_samples: the sd of one snapshot's W1, which sets
+    # the smallest trend the convergence check can resolve (pipeline/convergence.py); 0 (or 1): not measured
+    snapshot_noise_draws: int = Field(8, ge=0)
     mode_n_std: float = Field(3.0, gt=0)  # high quality: within this many std of a mode (VEEGAN)
     mode_min_fraction: float = Field(0.2, gt=0, le=1)  # covered: >= this share of N/K samples (PacGAN)
     # More than the FID feature dims when an image data set is listed: checked by Params, which knows `datasets`.
     n_samples: int = Field(2500, ge=2)  # generated samples for FID, W1 and modes (VEEGAN/PacGAN: 2,500)
     # a run has converged when its snapshots' exact W1 moves over the last third of training by less than
-    # max(robust seed-to-seed spread of the final W1, converge_rtol * its median): pipeline/convergence.py
+    # max(robust seed-to-seed spread of the final W1, converge_rtol * its distance to the floor, what the
+    # snapshots resolve): pipeline/convergence.py
     converge_rtol: float = Field(0.1, gt=0)
     alpha: float = Field(0.05, gt=0, lt=1)  # significance level of the paired tests over seeds in the reports
     # precision and recall (Kynkaanniemi et al. 2019): each sample's manifold ball reaches its k-th nearest

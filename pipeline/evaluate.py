@@ -9,6 +9,7 @@ import math
 import platform
 import time
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 import torch
@@ -92,6 +93,18 @@ def w1_trajectory(step: Step, snapshots: list[dict], test: Tensor, meta: DataMet
     return out
 
 
+@torch.no_grad()
+def snapshot_w1_sd(step: Step, test: Tensor, meta: DataMeta, n: int, seed: int, draws: int) -> Optional[float]:
+    """Sample sd of the exact W1 between n samples of the current generator and the snapshots' held-out
+    subset (as in w1_trajectory), over `draws` noise streams other than the snapshots' own: how much one
+    snapshot's W1 moves with no training at all (pipeline/convergence.py). None for fewer than 2 draws."""
+    if draws < 2:
+        return None
+    real = metric_space(test[subset(len(test), n, seed + 2)], meta)
+    w1 = [metrics.w1_exact(metric_space(generate(step, n, seed + 1000 + k), meta), real) for k in range(draws)]
+    return float(np.std(w1, ddof=1))
+
+
 LATE = 0.1  # "late" snapshots: from this fraction of the run on (EstimateVsW1.spearman_late)
 
 
@@ -161,7 +174,9 @@ def evaluate_model(ckpt: dict, train: TrainRecord, prepared: Prepared, stats: Re
         if MODELS[train.model].latent:
             x = test[subset(len(test), p.loglik.max_points, seed + 3)].to(device)
             record.likelihood = likelihood(step, x, p.loglik, seed, p.ais)
-    traj, record.estimate_vs_w1 = estimate_vs_w1(step, ckpt, log_rows, test, meta, p, seed)
+        sd = snapshot_w1_sd(step, test, meta, p.snapshot_samples, seed, p.snapshot_noise_draws)
+        record.snapshot_w1_sd = None if sd is None else round(sd, 6)
+    traj, record.estimate_vs_w1 = estimate_vs_w1(step, ckpt, log_rows, test, meta, p, seed)  # loads the snapshots
     record.trajectory = [SnapshotW1(r["step"], r["w1"], r["estimate"]) for r in traj]
     record.seconds = round(time.perf_counter() - t0, 2)
     return Evaluation(record, traj, preview)

@@ -261,13 +261,16 @@ class SnapshotW1(Record):
 @dataclasses.dataclass
 class Convergence(Record):
     """pipeline/convergence.py: the fitted change of the snapshots' W1 over the last third of training
-    against max(seed-to-seed std of the final W1, rtol * its mean)."""
+    against max(robust seed-to-seed spread of the final W1, rtol * its distance to the floor, what the
+    run's snapshots resolve)."""
 
     converged: bool
     change: Optional[float]  # None: too few snapshots in the window (or diverged)
-    tolerance: float
+    tolerance: float  # this run's: max(shared_tolerance, resolution)
     window_from: int  # first generator step of the window
     points: int  # snapshots in the window
+    shared_tolerance: Optional[float] = None  # every seed's: the seed spread or rtol * distance to the floor
+    resolution: Optional[float] = None  # 2 standard errors of the change from snapshot noise; None: not measured
 
 
 @dataclasses.dataclass
@@ -289,6 +292,9 @@ class EvalRecord(Record):
     how: Optional[Measurement] = None
     likelihood: Optional[Likelihood] = None  # latent models
     trajectory: list[SnapshotW1] = dataclasses.field(default_factory=list)
+    # sd of the final generator's W1 at the snapshot sample size over fresh noise draws: how much one
+    # snapshot's W1 moves without any training (pipeline/convergence.py); None: not measured
+    snapshot_w1_sd: Optional[float] = None
     convergence: Optional[Convergence] = None
 
     @property

@@ -411,6 +411,11 @@ def _convergence(d: DatasetResults) -> list[str]:
                 out.append(f"**{r.name} seed {x.seed} did not converge**: over generator steps {c.window_from}-"
                            f"{x.train_steps} {change} (tolerance {fmt(c.tolerance)}); its numbers measure the step "
                            "budget as much as the method.")
+            elif x.converged and c.shared_tolerance is not None and c.change >= c.shared_tolerance:
+                out.append(f"{r.name} seed {x.seed} converged within its snapshots' noise: over generator steps "
+                           f"{c.window_from}-{x.train_steps} W1 moved by {fmt(c.change)}, more than the seeds' "
+                           f"tolerance {fmt(c.shared_tolerance)} but less than the {fmt(c.resolution)} that "
+                           "snapshot noise alone moves it by (2 standard errors).")
     return out
 
 
@@ -500,7 +505,9 @@ def _how_measured(d: DatasetResults) -> list[str]:
         "- Converged: over the last third of a run's generator steps, the least-squares line through its "
         "snapshots' exact W1 changes by less than max(the seed-to-seed spread of the final W1 (1.4826 x its "
         f"median absolute deviation: one collapsed seed does not widen it), {fmt(d.rtol)} x (the median final W1 "
-        "- the real-data floor's W1)) (pipeline/convergence.py).",
+        "- the real-data floor's W1), 2 standard errors of that change from the snapshots' sampling noise alone "
+        "(the sd of the final generator's W1 at the snapshot sample size over fresh noise draws; a smaller trend "
+        "is one that a generator which stopped changing shows too)) (pipeline/convergence.py).",
     ]
     e = next((r.eval.estimate_vs_w1 for r in d.models if r.eval.estimate_vs_w1.n_samples), None)
     if e:

@@ -329,3 +329,30 @@ def test_ais_joins_the_likelihood_record_when_enabled(ring):
     a = res.record.likelihood.ais
     assert a.points == 5 and a.chains == 4 and math.isfinite(a.loglik) and 0 < a.acceptance <= 1
     assert res.record.metrics()["loglik_ais"] == a.loglik
+
+
+class _PointGenerator:
+    """A stand-in step: `sample` draws n points from `draw(n, gen)`; one parameter for the device."""
+
+    def __init__(self, draw):
+        self.draw, self.net = draw, torch.nn.Linear(1, 1)
+
+    def generator(self):
+        return self.net
+
+    def sample(self, n, gen):
+        return self.draw(n, gen)
+
+
+def test_snapshot_w1_sd_is_the_spread_over_noise_draws_and_zero_without_noise():
+    from pipeline.data import DataMeta
+
+    meta = DataMeta("ring8", "points", (2,), 10, 400)
+    test = torch.randn(400, 2, generator=torch.Generator().manual_seed(1))
+    fixed = _PointGenerator(lambda n, gen: torch.zeros(n, 2))  # ignores its noise: every draw is the same
+    assert ev.snapshot_w1_sd(fixed, test, meta, 200, seed=0, draws=5) == 0.0
+    noisy = _PointGenerator(lambda n, gen: torch.randn(n, 2, generator=gen))
+    sd = ev.snapshot_w1_sd(noisy, test, meta, 200, seed=0, draws=5)
+    # the sample W1 of 200 N(0, I) points against 200 of the same law: about 0.1-0.2, varying by a few 0.01
+    assert 0.0 < sd < 0.1
+    assert ev.snapshot_w1_sd(noisy, test, meta, 200, seed=0, draws=1) is None  # no spread from one draw

@@ -305,6 +305,13 @@ def test_a_run_that_did_not_converge_is_named():
     assert ("**wgan_gp seed 1 did not converge**: over generator steps 2000-3000 W1 moved by 0.08 (tolerance 0.03); "
             "its numbers measure the step budget as much as the method.") in text
     assert text.count("did not converge") == 1
+    assert "within its snapshots' noise" not in text
+    # a run that passes only through its snapshots' resolution says so, with both tolerances
+    x = next(r for r in d.models if r.name == "wgan").runs[0]
+    x.convergence = Convergence(True, 0.04, 0.06, 2000, 5, shared_tolerance=0.03, resolution=0.06)
+    assert ("wgan seed 0 converged within its snapshots' noise: over generator steps 2000-3000 W1 moved by 0.04, "
+            "more than the seeds' tolerance 0.03 but less than the 0.06 that snapshot noise alone moves it by "
+            "(2 standard errors).") in "\n".join(reading(d))
     # its numbers are still in the table and the ranking: not converged is not diverged
     assert "wgan_gp (**" not in table and "from wgan_gp (paired t-test over 3 seeds, p = 0.51)" in text
     index = render_index([d], {"ring8": "results/ring8.md"})

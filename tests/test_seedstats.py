@@ -37,6 +37,8 @@ def test_tail_trend_fits_a_line_over_the_last_third():
     w1 = [9.0, 5.0, 1.0, 0.9, 0.8, 0.7]  # in [600, 900]: slope -0.001 per step, window 300 steps
     t = tail_trend(steps, w1, 900)
     assert t.points == 4 and t.change == pytest.approx(0.3)
+    # steps 600..900: Sxx = 150^2 + 50^2 + 50^2 + 150^2 = 50000; SE of the change per unit sd = 300 / sqrt(50000)
+    assert t.se_per_sd == pytest.approx(300 / math.sqrt(50_000))
     assert tail_trend([10, 850, 900], [1.0, 0.5, 0.4], 900) is None  # 2 points in the window: no fit
 
 
@@ -49,12 +51,13 @@ def test_tolerance_is_the_robust_seed_spread_or_a_tenth_of_the_way_to_the_floor(
     assert math.isnan(tolerance([float("nan")], 0.1, 0.0))
 
 
-def _run(seed: int, w1: list[float], status: str = "ok") -> EvalRecord:
+def _run(seed: int, w1: list[float], status: str = "ok", noise_sd: float | None = None) -> EvalRecord:
     steps = [600, 700, 800, 900]
     return EvalRecord(model="gan", dataset="ring8", kind="points", seed=seed, status=status, message="",
                       train_steps=900, estimate_vs_w1=EstimateVsW1("x", None, None, 0, 0), device="cpu",
                       versions={}, seconds=0.0, trajectory=[SnapshotW1(s, v, 0.0) for s, v in zip(steps, w1)],
-                      scores=SampleScores(w1=w1[-1], w1_sliced=0.0, fid_domain=0.0) if status == "ok" else None)
+                      scores=SampleScores(w1=w1[-1], w1_sliced=0.0, fid_domain=0.0) if status == "ok" else None,
+                      snapshot_w1_sd=noise_sd)
 
 
 def test_mark_convergence_flags_the_run_still_moving():
@@ -68,6 +71,26 @@ def test_mark_convergence_flags_the_run_still_moving():
     assert not moving.converged and moving.convergence.change == pytest.approx(0.3)
     assert not diverged.converged and diverged.convergence.change is None
     assert moving.convergence.window_from == 600
+
+
+@pytest.mark.parametrize("noise_sd, converged, tol", [
+    (None, False, 0.02),  # not measured: the shared tolerance alone
+    (0.005, False, 0.02),  # 2 x 0.005 x 1.3416 = 0.0134 < 0.02: the shared tolerance still rules
+    (0.02, True, 2 * 0.02 * 300 / math.sqrt(50_000)),  # 0.0537: a 0.03 drift is within what snapshots resolve
+])
+def test_a_trend_within_the_snapshots_noise_is_no_trend(noise_sd, converged, tol):
+    # finals 0.50, 0.50, 0.50: spread 0, so the shared tolerance is 0.1 * (0.50 - 0.3) = 0.02
+    drift = _run(0, [0.53, 0.52, 0.51, 0.50], noise_sd=noise_sd)  # change 0.0001/step * 300 = 0.03
+    others = [_run(1, [0.50] * 4, noise_sd=noise_sd), _run(2, [0.51, 0.49, 0.50, 0.50], noise_sd=noise_sd)]
+    mark_convergence([drift, *others], rtol=0.1, floor_w1=0.3)
+    c = drift.convergence
+    assert c.change == pytest.approx(0.03) and c.shared_tolerance == pytest.approx(0.02)
+    assert drift.converged is converged and c.tolerance == pytest.approx(tol, abs=1e-6)
+    assert (c.resolution is None) is (noise_sd is None)
+    # a collapse-and-recover run moves far more than any snapshot noise: still not converged
+    jump = _run(3, [1.2, 1.1, 0.4, 0.15], noise_sd=noise_sd)
+    mark_convergence([jump, *others], rtol=0.1, floor_w1=0.3)
+    assert not jump.converged
 
 
 def test_snapshot_steps_log_spaced_plus_the_last_third():
