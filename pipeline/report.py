@@ -507,7 +507,8 @@ def _how_measured(d: DatasetResults) -> list[str]:
         f"median absolute deviation: one collapsed seed does not widen it), {fmt(d.rtol)} x (the median final W1 "
         "- the real-data floor's W1), 2 standard errors of that change from the snapshots' sampling noise alone "
         "(the sd of the final generator's W1 at the snapshot sample size over fresh noise draws; a smaller trend "
-        "is one that a generator which stopped changing shows too)) (pipeline/convergence.py).",
+        "is what a generator whose distribution no longer changes shows too, as SGD keeps moving its weights)) "
+        "(pipeline/convergence.py).",
     ]
     e = next((r.eval.estimate_vs_w1 for r in d.models if r.eval.estimate_vs_w1.n_samples), None)
     if e:
