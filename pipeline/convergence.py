@@ -42,8 +42,6 @@ import numpy as np
 from .records import Convergence, EvalRecord
 
 TAIL = 2 / 3  # the window starts at this fraction of the run's generator steps
-
-
 NOISE_Z = 2.0  # a fitted change within this many standard errors of measurement noise is not a trend
 
 

@@ -76,6 +76,18 @@ def estimate_at(rows: list[dict], key: str, steps: list[int]) -> list[float]:
     return out
 
 
+def _snapshot_real(test: Tensor, meta: DataMeta, n: int, seed: int) -> np.ndarray:
+    """The held-out subset every snapshot's W1 is measured against (the same for every model)."""
+    return metric_space(test[subset(len(test), n, seed + 2)], meta)
+
+
+def _generator_w1(step: Step, real: np.ndarray, meta: DataMeta, n: int, noise_seed: int) -> float:
+    """Exact W1 between n samples of the step's current generator (noise from `noise_seed`) and `real`;
+    NaN when a sample is not finite."""
+    fake = generate(step, n, noise_seed)
+    return metrics.w1_exact(metric_space(fake, meta), real) if torch.isfinite(fake).all() else float("nan")
+
+
 @torch.no_grad()
 def w1_trajectory(step: Step, snapshots: list[dict], test: Tensor, meta: DataMeta, n: int, seed: int) -> list[dict]:
     """Exact W1 between n samples of each generator snapshot and the held-out split.
@@ -83,13 +95,11 @@ def w1_trajectory(step: Step, snapshots: list[dict], test: Tensor, meta: DataMet
     Loads each snapshot into the step's generator: call it after every
     measurement of the final weights.
     """
-    real = metric_space(test[subset(len(test), n, seed + 2)], meta)
+    real = _snapshot_real(test, meta, n, seed)
     out = []
     for snap in snapshots:
         step.generator().load_state_dict(snap["state"])
-        fake = generate(step, n, seed)
-        w1 = metrics.w1_exact(metric_space(fake, meta), real) if torch.isfinite(fake).all() else float("nan")
-        out.append({"step": snap["step"], "w1": w1})
+        out.append({"step": snap["step"], "w1": _generator_w1(step, real, meta, n, seed)})
     return out
 
 
@@ -100,9 +110,8 @@ def snapshot_w1_sd(step: Step, test: Tensor, meta: DataMeta, n: int, seed: int, 
     snapshot's W1 moves with no training at all (pipeline/convergence.py). None for fewer than 2 draws."""
     if draws < 2:
         return None
-    real = metric_space(test[subset(len(test), n, seed + 2)], meta)
-    w1 = [metrics.w1_exact(metric_space(generate(step, n, seed + 1000 + k), meta), real) for k in range(draws)]
-    return float(np.std(w1, ddof=1))
+    real = _snapshot_real(test, meta, n, seed)
+    return float(np.std([_generator_w1(step, real, meta, n, seed + 1000 + k) for k in range(draws)], ddof=1))
 
 
 LATE = 0.1  # "late" snapshots: from this fraction of the run on (EstimateVsW1.spearman_late)
