@@ -199,6 +199,9 @@ class AvbParams(_ModelSection):
     lr: float = Field(1e-3, gt=0)
     adversary_lr: float = Field(1e-3, gt=0)
     adversary_steps: int = Field(1, ge=1)  # T updates per encoder/decoder update
+    # T's form: `product`, <theta(x), s(z)> + T_x(x) + T_z(z), the authors' (nets.ProductAdversary);
+    # `concat`, one MLP on (x, z). Product by default: measured better on ring8 and digits (params.yaml)
+    adversary: Literal["concat", "product"] = "product"
     eps_dim: int = Field(16, ge=1)  # noise fed to the black-box encoder z = f(x, eps)
     min_std: float = Field(0.01, gt=0)  # floor of the Gaussian decoder's std
     # adaptive contrast (section 3.3): T contrasts q(z|x) with a Gaussian of its own moments, estimated

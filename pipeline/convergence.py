@@ -48,6 +48,7 @@ NOISE_Z = 2.0  # a fitted change within this many standard errors of measurement
 @dataclass(frozen=True)
 class Trend:
     change: float  # |fitted W1 change| over the window
+    rising: bool  # the fitted line goes up: W1 got worse over the window
     points: int  # snapshots in the window
     # the fitted change's standard error per unit of noise sd on each snapshot: W / sqrt(Sxx)
     se_per_sd: float
@@ -63,7 +64,7 @@ def tail_trend(steps: Sequence[int], w1: Sequence[float], total: int) -> Optiona
     slope = np.polyfit(s[keep], v[keep], 1)[0]
     window = total * (1 - TAIL)
     sxx = float(((s[keep] - s[keep].mean()) ** 2).sum())
-    return Trend(float(abs(slope) * window), int(keep.sum()), window / math.sqrt(sxx))
+    return Trend(float(abs(slope) * window), bool(slope > 0), int(keep.sum()), window / math.sqrt(sxx))
 
 
 def tolerance(final_w1: Sequence[float], rtol: float, floor: float) -> float:
@@ -98,4 +99,5 @@ def mark_convergence(records: list[EvalRecord], rtol: float, floor_w1: float) ->
             converged=trend is not None and math.isfinite(run_tol) and trend.change < run_tol,
             change=None if trend is None else round(trend.change, 6), tolerance=round(run_tol, 6),
             window_from=int(math.ceil(TAIL * r.train_steps)), points=0 if trend is None else trend.points,
-            shared_tolerance=round(tol, 6), resolution=None if res is None else round(res, 6))
+            shared_tolerance=round(tol, 6), resolution=None if res is None else round(res, 6),
+            direction=None if trend is None else ("rising" if trend.rising else "falling"))

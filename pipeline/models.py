@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from . import losses
 from .config import AvbParams, GanParams, NetParams, Params, ParamsError, VaeParams, WganParams
 from .data import DataMeta
-from .nets import GaussianDecoder, Generator, Scorer
+from .nets import GaussianDecoder, Generator, ProductAdversary, Scorer
 from .registry import MODELS, section
 
 Logs = dict[str, Tensor]  # scalar tensors; the trainer turns them into floats only when it logs
@@ -269,7 +269,8 @@ class AVB(LatentModel):
         super().__init__(net, meta, p.min_std)
         self.p, self.batch_size = p, p.batch_size
         self.encoder = Scorer(net, self.shape, extra_dim=p.eps_dim, out_dim=net.z_dim)
-        self.T = Scorer(net, self.shape, extra_dim=net.z_dim)
+        self.T = ProductAdversary(net, self.shape, net.z_dim) if p.adversary == "product" \
+            else Scorer(net, self.shape, extra_dim=net.z_dim)
 
     @cached_property
     def opt_vae(self) -> torch.optim.Optimizer:

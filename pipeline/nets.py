@@ -115,6 +115,28 @@ class Scorer(_Net):
         return self.head(h)
 
 
+class ProductAdversary(nn.Module):
+    """AVB's adversary in its authors' form, T(x, z) = <theta(x), s(z)> + T_x(x) + T_z(z) (Mescheder et al.
+    2017, reference code: avb/avb/models/conv0.py `adversary`); called like a Scorer, T(x, z) -> (B,).
+
+    What T must learn, log q(z|x) - log p(z), is an interaction of x and z plus terms in one of them:
+    for a Gaussian q it is -|z - mu(x)|^2 / 2 sigma(x)^2 + |z|^2 / 2 + const(x), whose cross term
+    z . mu(x) / sigma(x)^2 is an inner product. One MLP on the concatenation (x, z) has to build that
+    product from LeakyReLU pieces; here it is in the form. theta and T_x share the x net (its last
+    output is T_x), s and T_z the z net, each `d_hidden` wide with d_hidden[-1] features.
+    """
+
+    def __init__(self, p: NetParams, shape: tuple[int, ...], z_dim: int):
+        super().__init__()
+        k = p.d_hidden[-1]
+        self.x_net = Scorer(p, shape, out_dim=k + 1)
+        self.z_net = Scorer(p.model_copy(update={"arch": "mlp", "channels_last": False}), (z_dim,), out_dim=k + 1)
+
+    def forward(self, x: Tensor, z: Tensor) -> Tensor:
+        a, b = self.x_net(x), self.z_net(z)
+        return (a[:, :-1] * b[:, :-1]).sum(1) + a[:, -1] + b[:, -1]
+
+
 class _Unflatten(nn.Unflatten):
     """nn.Unflatten whose output is in channels_last when asked: the same layer index and state_dict keys."""
 

@@ -271,6 +271,9 @@ class Convergence(Record):
     points: int  # snapshots in the window
     shared_tolerance: Optional[float] = None  # every seed's: the seed spread or rtol * distance to the floor
     resolution: Optional[float] = None  # 2 standard errors of the change from snapshot noise; None: not measured
+    # the fitted line's direction, "falling" or "rising": a run still falling may need more steps, one rising
+    # is getting worse (an oscillation or a drift), and more steps need not settle it. None: no fit
+    direction: Optional[str] = None
 
 
 @dataclasses.dataclass

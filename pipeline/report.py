@@ -15,7 +15,7 @@ from typing import Callable, Optional
 
 import yaml
 
-from .records import EvalRecord, Measurement, RealRecord, SampleScores, TrainRecord
+from .records import Convergence, EvalRecord, Measurement, RealRecord, SampleScores, TrainRecord
 from .registry import MODELS
 from .seedstats import Paired, Spread, paired_test, spread
 
@@ -400,6 +400,19 @@ def _elbo_on(x, key: str) -> float:
     return x.likelihood.elbo
 
 
+def _unconverged(c: Convergence) -> str:
+    """Why a run failed the criterion, in the words its trend's direction calls for: a run still
+    falling was cut short; one rising was getting worse, and a longer budget need not settle it."""
+    if c.change is None:
+        return f"too few snapshots to fit (tolerance {fmt(c.tolerance)})."
+    if c.direction == "rising":
+        return (f"W1 rose by {fmt(c.change)} (tolerance {fmt(c.tolerance)}): the run was getting worse when "
+                "training stopped, so its numbers depend on where it stopped, and more steps need not settle it.")
+    moved = "was still falling, by" if c.direction == "falling" else "moved by"
+    return (f"W1 {moved} {fmt(c.change)} (tolerance {fmt(c.tolerance)}); its numbers measure the step budget "
+            "as much as the method.")
+
+
 def _convergence(d: DatasetResults) -> list[str]:
     parts = [f"{r.name} {r.n_converged}/{len(r.runs)}" for r in d.models]
     out = [f"Converged (the criterion under How it was measured): {', '.join(parts)}."]
@@ -407,10 +420,8 @@ def _convergence(d: DatasetResults) -> list[str]:
         for x in r.runs:
             c = x.convergence
             if x.ok and c is not None and not c.converged:
-                change = "too few snapshots to fit" if c.change is None else f"W1 moved by {fmt(c.change)}"
                 out.append(f"**{r.name} seed {x.seed} did not converge**: over generator steps {c.window_from}-"
-                           f"{x.train_steps} {change} (tolerance {fmt(c.tolerance)}); its numbers measure the step "
-                           "budget as much as the method.")
+                           f"{x.train_steps} {_unconverged(c)}")
             elif x.converged and c.shared_tolerance is not None and c.change >= c.shared_tolerance:
                 out.append(f"{r.name} seed {x.seed} converged within its snapshots' noise: over generator steps "
                            f"{c.window_from}-{x.train_steps} W1 moved by {fmt(c.change)}, more than the seeds' "

@@ -45,6 +45,7 @@ CASES = {
     "wgan_sn": ("wgan", {"n_critic": 2, "constraint": "sn"}, MLP, POINTS),
     "avb": ("avb", {}, MLP, POINTS),
     "avb_contrast": ("avb", {"adaptive_contrast": True, "contrast_samples": 3}, MLP, POINTS),
+    "avb_concat": ("avb", {"adversary": "concat"}, MLP, POINTS),
     "vae": ("vae", {}, MLP, POINTS),
     "gan_batchnorm": ("gan", {}, MLP | {"g_batchnorm": True}, POINTS),
     "wgan_dcgan": ("wgan", {"n_critic": 2}, {"arch": "dcgan", "z_dim": 4, "width": 8, "d_hidden": [8]}, IMAGES),

@@ -210,8 +210,9 @@ def test_dcgan_only_for_28x28():
     assert step.sample(3).shape == (3, 1, 28, 28)
 
 
-def test_avb_adversary_learns_the_log_density_ratio():
-    """AVB Proposition 1: T* = log q(z|x) - log p(z), checked where both are Gaussian.
+@pytest.mark.parametrize("adversary", ["concat", "product"])
+def test_avb_adversary_learns_the_log_density_ratio(adversary):
+    """AVB Proposition 1: T* = log q(z|x) - log p(z), checked where both are Gaussian, for either form of T.
 
     x ~ N(0, 1) in 1-D, a fixed encoder q(z|x) = N(a x, s^2), prior N(0, 1):
     T*(x, z) = log N(z; a x, s^2) - log N(z; 0, 1), and E_q[T*] = KL(q || p).
@@ -219,7 +220,7 @@ def test_avb_adversary_learns_the_log_density_ratio():
     torch.manual_seed(0)
     a, s = 0.8, 0.5
     meta = DataMeta("toy", "points", (1,), 0, 0)
-    params = tiny(net={"z_dim": 1, "d_hidden": [64, 64]}, avb={"adversary_lr": 3e-3})
+    params = tiny(net={"z_dim": 1, "d_hidden": [64, 64]}, avb={"adversary_lr": 3e-3, "adversary": adversary})
     avb: AVB = build("avb", params, meta)
     avb.encode = lambda x: a * x + s * torch.randn_like(x)  # the known black-box encoder
     for _ in range(1500):

@@ -305,6 +305,16 @@ def test_a_run_that_did_not_converge_is_named():
     assert ("**wgan_gp seed 1 did not converge**: over generator steps 2000-3000 W1 moved by 0.08 (tolerance 0.03); "
             "its numbers measure the step budget as much as the method.") in text
     assert text.count("did not converge") == 1
+    # the trend's direction decides the reading: still falling (cut short) or rising (getting worse)
+    gp1 = next(r for r in d.models if r.name == "wgan_gp").runs[1]
+    gp1.convergence = Convergence(False, 0.08, 0.03, 2000, 5, direction="falling")
+    assert ("over generator steps 2000-3000 W1 was still falling, by 0.08 (tolerance 0.03); its numbers measure "
+            "the step budget as much as the method.") in "\n".join(reading(d))
+    gp1.convergence = Convergence(False, 0.08, 0.03, 2000, 5, direction="rising")
+    rising = "\n".join(reading(d))
+    assert ("over generator steps 2000-3000 W1 rose by 0.08 (tolerance 0.03): the run was getting worse when "
+            "training stopped, so its numbers depend on where it stopped, and more steps need not settle it.") in rising
+    assert "step budget" not in rising
     assert "within its snapshots' noise" not in text
     # a run that passes only through its snapshots' resolution says so, with both tolerances
     x = next(r for r in d.models if r.name == "wgan").runs[0]

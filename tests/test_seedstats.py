@@ -36,7 +36,8 @@ def test_tail_trend_fits_a_line_over_the_last_third():
     steps = [10, 100, 600, 700, 800, 900]
     w1 = [9.0, 5.0, 1.0, 0.9, 0.8, 0.7]  # in [600, 900]: slope -0.001 per step, window 300 steps
     t = tail_trend(steps, w1, 900)
-    assert t.points == 4 and t.change == pytest.approx(0.3)
+    assert t.points == 4 and t.change == pytest.approx(0.3) and not t.rising
+    assert tail_trend(steps, [9.0, 5.0, 0.7, 0.8, 0.9, 1.0], 900).rising  # the same change, getting worse
     # steps 600..900: Sxx = 150^2 + 50^2 + 50^2 + 150^2 = 50000; SE of the change per unit sd = 300 / sqrt(50000)
     assert t.se_per_sd == pytest.approx(300 / math.sqrt(50_000))
     assert tail_trend([10, 850, 900], [1.0, 0.5, 0.4], 900) is None  # 2 points in the window: no fit
@@ -71,6 +72,10 @@ def test_mark_convergence_flags_the_run_still_moving():
     assert not moving.converged and moving.convergence.change == pytest.approx(0.3)
     assert not diverged.converged and diverged.convergence.change is None
     assert moving.convergence.window_from == 600
+    assert moving.convergence.direction == "falling" and diverged.convergence.direction is None
+    worse = _run(4, [0.60, 0.70, 0.80, 0.90])
+    mark_convergence([flat, flat2, worse], rtol=0.1, floor_w1=0.3)
+    assert not worse.converged and worse.convergence.direction == "rising"
 
 
 @pytest.mark.parametrize("noise_sd, converged, tol", [
