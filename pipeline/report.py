@@ -15,6 +15,7 @@ from typing import Callable, Optional
 
 import yaml
 
+from .convergence import TAIL, tail_trend
 from .records import Convergence, EvalRecord, Measurement, RealRecord, SampleScores, TrainRecord
 from .registry import MODELS
 from .seedstats import Paired, Spread, paired_test, spread
@@ -400,14 +401,32 @@ def _elbo_on(x, key: str) -> float:
     return x.likelihood.elbo
 
 
-def _unconverged(c: Convergence) -> str:
+def _estimate_fell(x: EvalRecord) -> str:
+    """For a run whose W1 rose over the convergence window: whether its own training estimate, a distance
+    that falls as the fit improves (not an ELBO), fell over the same snapshots, fitted the same way. If so
+    the signal the generator trains on pointed the other way: it did not see what was getting worse."""
+    spec = MODELS.get(x.model)
+    if spec is None or spec.elbo_kind or not x.trajectory:
+        return ""
+    steps, est = [s.step for s in x.trajectory], [s.estimate for s in x.trajectory]
+    trend = tail_trend(steps, est, x.train_steps)
+    window = [e for s, e in zip(steps, est) if s >= TAIL * x.train_steps and math.isfinite(e)]
+    if trend is None or trend.rising or not window or sum(window) <= 0:
+        return ""
+    fell = 100 * trend.change / (sum(window) / len(window))
+    return (f" Over the same steps its {spec.estimate_label} fell, by {fell:.0f}% of its mean there: the "
+            "signal the generator trains on did not see what was getting worse.")
+
+
+def _unconverged(c: Convergence, x: Optional[EvalRecord] = None) -> str:
     """Why a run failed the criterion, in the words its trend's direction calls for: a run still
     falling was cut short; one rising was getting worse, and a longer budget need not settle it."""
     if c.change is None:
         return f"too few snapshots to fit (tolerance {fmt(c.tolerance)})."
     if c.direction == "rising":
         return (f"W1 rose by {fmt(c.change)} (tolerance {fmt(c.tolerance)}): the run was getting worse when "
-                "training stopped, so its numbers depend on where it stopped, and more steps need not settle it.")
+                "training stopped, so its numbers depend on where it stopped, and more steps need not settle it."
+                + ("" if x is None else _estimate_fell(x)))
     moved = "was still falling, by" if c.direction == "falling" else "moved by"
     return (f"W1 {moved} {fmt(c.change)} (tolerance {fmt(c.tolerance)}); its numbers measure the step budget "
             "as much as the method.")
@@ -421,7 +440,7 @@ def _convergence(d: DatasetResults) -> list[str]:
             c = x.convergence
             if x.ok and c is not None and not c.converged:
                 out.append(f"**{r.name} seed {x.seed} did not converge**: over generator steps {c.window_from}-"
-                           f"{x.train_steps} {_unconverged(c)}")
+                           f"{x.train_steps} {_unconverged(c, x)}")
             elif x.converged and c.shared_tolerance is not None and c.change >= c.shared_tolerance:
                 out.append(f"{r.name} seed {x.seed} converged within its snapshots' noise: over generator steps "
                            f"{c.window_from}-{x.train_steps} W1 moved by {fmt(c.change)}, more than the seeds' "

@@ -23,6 +23,7 @@ from pipeline.records import (
     ModeInfo,
     RealRecord,
     SampleScores,
+    SnapshotW1,
     TrainRecord,
 )
 from pipeline.report import DatasetResults, ModelResult, comparison_table, reading, render_dataset, render_index
@@ -314,7 +315,14 @@ def test_a_run_that_did_not_converge_is_named():
     rising = "\n".join(reading(d))
     assert ("over generator steps 2000-3000 W1 rose by 0.08 (tolerance 0.03): the run was getting worse when "
             "training stopped, so its numbers depend on where it stopped, and more steps need not settle it.") in rising
-    assert "step budget" not in rising
+    assert "step budget" not in rising and "did not see" not in rising  # no trajectory: nothing more to say
+    # rising while its own estimate fell over the same window (fitted line: 0.30 -> 0.24, mean 0.27): said
+    gp1.trajectory = [SnapshotW1(s, w, e) for s, w, e in
+                      [(100, 0.9, 0.9), (2000, 0.30, 0.30), (2500, 0.34, 0.27), (3000, 0.38, 0.24)]]
+    assert ("Over the same steps its critic's W1 estimate (gradient penalty: K ~ 1) fell, by 22% of its mean "
+            "there: the signal the generator trains on did not see what was getting worse.") in "\n".join(reading(d))
+    gp1.trajectory = [SnapshotW1(s, w, w) for s, w, _ in [(2000, 0.30, 0), (2500, 0.34, 0), (3000, 0.38, 0)]]
+    assert "did not see" not in "\n".join(reading(d))  # the estimate rose with W1
     assert "within its snapshots' noise" not in text
     # a run that passes only through its snapshots' resolution says so, with both tolerances
     x = next(r for r in d.models if r.name == "wgan").runs[0]
