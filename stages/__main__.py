@@ -12,6 +12,7 @@ COMMANDS: dict[str, tuple[str, dict]] = {
     "prepare": ("prepare", {"no_args_is_help": True}),
     "train": ("train", {"no_args_is_help": True}),
     "bench": ("bench", {}),
+    "bench-seeds": ("bench_seeds", {}),  # not a DVC stage: processes against an ensemble of seeds
     # evaluation, plots, report (issue 3)
     "real-stats": ("real_stats", {"no_args_is_help": True}),
     "evaluate": ("evaluate", {"no_args_is_help": True}),

@@ -162,3 +162,26 @@ def test_bench_cli_refuses_an_unknown_row():
     res = CliRunner().invoke(app, ["bench", "--dataset", "digits", "--rows", "mlp,resnet"])
     assert res.exit_code == 2
     assert "--rows resnet" in res.output
+
+
+def test_bench_seeds_times_an_ensemble_and_processes():
+    """Both strategies run the step and report seed-steps per second (members x steps / seconds)."""
+    from pipeline.bench_seeds import StepSpec, ensemble_rate, processes_rate
+
+    spec = StepSpec(g_hidden=(8,), d_hidden=(8,), batch=4, n_critic=2)
+    t = time.perf_counter()
+    one = ensemble_rate(spec, 1, 1, steps=3, warmup=1)
+    three = ensemble_rate(spec, 3, 1, steps=3, warmup=1)
+    assert 0 < one < 3 / 1e-6 and 0 < three and time.perf_counter() - t < 30
+    assert processes_rate(spec, 2, 1, steps=3, warmup=1) > 0
+
+
+def test_bench_seeds_cli_prints_the_table_and_rejects_bad_sizes():
+    res = CliRunner().invoke(app, ["bench-seeds", "--members", "2", "--steps", "2", "--warmup", "0",
+                                   "--repeats", "1", "--batch-size", "4", "--processes", "1"])
+    assert res.exit_code == 0, res.output
+    assert "| one seed at a time (1 process, 1 thread) |" in res.output and "| 1.00x |" in res.output
+    assert "| 1 process, an ensemble of 2 seeds on 1 thread |" in res.output
+    for bad in ("two", "0"):
+        res = CliRunner().invoke(app, ["bench-seeds", "--members", bad])
+        assert res.exit_code == 2 and "--members" in res.output
