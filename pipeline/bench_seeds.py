@@ -3,7 +3,8 @@
 Issue 8 asks for whichever of the two measures faster. Both run the same WGAN step (Arjovsky et al.
 2017, Algorithm 1: n_critic RMSProp critic steps, each followed by clipping, then one generator step) on
 2-D points with the pipeline's MLP sizes. The ensemble holds E seeds' nets as stacked weights and runs
-them as batched matmuls (`theory.nets.EnsembleMLP`); its members share no parameter and the loss is the
+them as batched matmuls (`theory.nets.EnsembleMLP`, stepped by the theory parts'
+`ensemble_critic_step` over the core's losses); its members share no parameter and the loss is the
 sum of theirs, so each member's gradient, RMSProp update and clipping are exactly its own (all
 elementwise): E seeds trained at once are E seeds trained alone. The unit is seed-steps per second,
 generator steps times seeds.
@@ -22,7 +23,10 @@ from dataclasses import dataclass
 
 import torch
 
+from . import losses
+from .config import WganParams
 from .theory.nets import EnsembleMLP
+from .theory.updates import ensemble_critic_step
 
 
 @dataclass(frozen=True)
@@ -54,19 +58,16 @@ def ensemble_rate(spec: StepSpec, members: int, threads: int, steps: int, warmup
     # EnsembleMLP drops a trailing output dimension of 1; the generator's is `dim`, kept as (E, B, dim)
     z = lambda: torch.randn(members, spec.batch, spec.z_dim, generator=gen)  # noqa: E731
 
+    critic = WganParams(n_critic=spec.n_critic)  # constraint clip: the theory parts' ensemble critic step
+
     def step() -> None:
         for _ in range(spec.n_critic):
             real = data[torch.randint(0, len(data), (members, spec.batch), generator=gen)]
             with torch.no_grad():
                 fake = G(z()).view(members, spec.batch, spec.dim)
-            loss = (D(fake).mean(1) - D(real).mean(1)).sum()  # each member's critic loss, summed
-            opt_d.zero_grad(set_to_none=True)
-            loss.backward()
-            opt_d.step()
-            with torch.no_grad():
-                for p in D.parameters():
-                    p.clamp_(-spec.clip, spec.clip)
-        loss = -D(G(z()).view(members, spec.batch, spec.dim)).mean(1).sum()
+            ensemble_critic_step(D, opt_d, real, fake, critic, spec.clip)
+        # the mean over members times E: the sum of their losses, so each trains as alone
+        loss = losses.wgan_generator_loss(D(G(z()).view(members, spec.batch, spec.dim))) * members
         opt_g.zero_grad(set_to_none=True)
         loss.backward()
         opt_g.step()

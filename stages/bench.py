@@ -15,7 +15,6 @@ import gzip
 import json
 import math
 import os
-import platform
 import shutil
 import statistics
 import tempfile
@@ -29,6 +28,7 @@ from pipeline import bench
 from pipeline import data as data_lib
 from pipeline.config import DataParams, ParamsError, resolve_device
 from pipeline.idx import idx_files
+from pipeline.train import cpu_name
 
 from .common import Dataset, fail, info
 from .paths import DOWNLOADS
@@ -56,17 +56,6 @@ def _torchvision_dataset(name: str, root: Path, tmp: Path):
     # PyTorch-GAN wgan.py's transform, per image, on every epoch.
     tf = transforms.Compose([transforms.Resize(28), transforms.ToTensor(), transforms.Normalize([0.5], [0.5])])
     return cls(str(tmp), train=True, download=False, transform=tf)
-
-
-def _cpu_name() -> str:
-    """The CPU's model name (/proc/cpuinfo on Linux), else what platform knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _rows(net: str, rows: str, shape: tuple[int, ...]) -> list[tuple[str, object, str]]:
@@ -156,7 +145,7 @@ def main(
     todo = _rows(net, rows, prepared.meta.shape)
     x = data_lib.to_model_space(prepared.train_x, prepared.meta).to(dev)
     n_threads = torch.get_num_threads()
-    machine = (f"{_cpu_name()}, {os.cpu_count()} CPUs, {n_threads} "
+    machine = (f"{cpu_name()}, {os.cpu_count()} CPUs, {n_threads} "
                f"thread{'s' if n_threads > 1 else ''}, torch {torch.__version__}")
     results: list[bench.Row] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -183,7 +172,7 @@ def main(
     out = {
         "dataset": name, "net": net, "batch_size": batch_size, "n_critic": n_critic,
         "critic_steps": critic_steps, "dcgan_critic_steps": dcgan_critic_steps, "repeats": repeats, "device": str(dev),
-        "threads": torch.get_num_threads(), "torch": torch.__version__, "cpu": _cpu_name(),
+        "threads": torch.get_num_threads(), "torch": torch.__version__, "cpu": cpu_name(),
         "cpu_count": os.cpu_count(), "big_matmul_gflops": big,
         "rows": {r.name: {
             "results": {b.loop: {"median": b.median, "runs": b.critic_steps_per_s} for b in r.loops},

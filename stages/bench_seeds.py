@@ -14,9 +14,11 @@ import os
 import statistics
 from typing import Annotated
 
+import torch
 import typer
 
 from pipeline.bench_seeds import StepSpec, ensemble_rate, processes_rate
+from pipeline.train import cpu_name
 
 from .common import fail, info
 
@@ -44,6 +46,7 @@ def main(
     threads = f"{n} thread{'s' if n > 1 else ''}"
     rows |= {f"1 process, an ensemble of {e} seeds on {threads}":
              (lambda e=e: ensemble_rate(spec, e, n, steps, warmup)) for e in sizes}
+    info(f"{cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__}")
     info(f"WGAN step (batch {spec.batch}, n_critic {spec.n_critic}, MLP {spec.d_hidden}): "
          f"{steps} timed generator steps after {warmup}, {repeats} rounds")
     rates: dict[str, list[float]] = {name: [] for name in rows}
