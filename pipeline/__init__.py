@@ -2,3 +2,7 @@
 
 No CLI and no decisions about where files go: `stages/` owns those.
 """
+
+from .blas import load_shim
+
+load_shim()  # before anything imports torch (pipeline/blas.py)

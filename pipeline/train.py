@@ -41,7 +41,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from . import distributed
+from . import blas, distributed
 from .data import BatchSampler
 from .models import Step
 
@@ -177,14 +177,16 @@ def pin_torch(threads: int, deterministic: bool) -> dict:
 
 
 def cpu_name() -> str:
-    """'<model name> (<kernel set torch dispatches to>)', e.g. 'AMD EPYC (AVX512)'."""
+    """'<model name>[, MKL's Intel path] (<kernel set torch dispatches to>)', e.g. 'AMD EPYC (AVX512)':
+    what decides the bytes a run writes (the middle part when pipeline/blas.py's shim runs)."""
     model = platform.processor() or "unknown CPU"
     try:
         with open("/proc/cpuinfo") as f:  # Linux: platform.processor() is often empty or just the arch
             model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
     except OSError:
         pass
-    return f"{model} ({torch.backends.cpu.get_cpu_capability()})"
+    shim = ", MKL's Intel path" if blas.loaded else ""
+    return f"{model}{shim} ({torch.backends.cpu.get_cpu_capability()})"
 
 
 def _one_step(step: Step, sample: BatchSampler, it: int,
