@@ -6,7 +6,10 @@ small shared library that `make setup` builds on AMD machines
 (`pipeline/native/mkl_amd.c`, into `<venv>/lib/`) answers MKL's vendor check
 with "Intel", so MKL chooses its kernels by the CPU's features instead; on the
 2-core AMD EPYC (family 26, Zen 5) of this project's runs that made the nets'
-matmuls 2.3x and their training steps 1.5-1.7x faster.
+matmuls 2.3x and their training steps 1.5-1.7x faster. It applies only where the
+CPU has AVX-512: on an AVX2-only EPYC (family 23, Zen 1) MKL's Intel AVX2
+kernels ran the same matmuls at 0.63x the speed of its generic ones (24 against
+38 GFLOP/s, one thread), so there the shim stays out.
 
 It must be in the process before torch is: `pipeline/__init__.py` loads it
 first thing, so every `python -m stages` process and its spawned workers get
@@ -28,21 +31,38 @@ ENV = "GAN_COMPARE_MKL_SHIM"
 loaded = False  # whether this process runs MKL with the shim
 
 
-def _amd() -> bool:
+def _cpuinfo_has(prefix: str, word: str) -> bool:
+    """Whether the first `prefix` line of /proc/cpuinfo holds `word` as a whole word."""
     try:
         with open("/proc/cpuinfo") as f:
-            return any(line.startswith("vendor_id") and "AuthenticAMD" in line for line in f)
+            for line in f:
+                if line.startswith(prefix):
+                    return word in line.split(":", 1)[-1].split()
     except OSError:
-        return False
+        pass
+    return False
+
+
+def _amd() -> bool:
+    return _cpuinfo_has("vendor_id", "AuthenticAMD")
+
+
+def _avx512() -> bool:
+    return _cpuinfo_has("flags", "avx512f")
+
+
+def applies() -> bool:
+    """An AMD CPU with AVX-512: the only kind where the shim was measured to help."""
+    return _amd() and _avx512()
 
 
 def load_shim(path: Path = SHIM) -> bool:
-    """Load the shim if it applies: an AMD CPU, the library built, not switched off, torch not yet loaded
+    """Load the shim if it applies: an AMD CPU with AVX-512, the library built, not switched off, torch not yet loaded
     (afterwards MKL has made its choice). Returns whether this process now runs with it."""
     global loaded
     if loaded:
         return True
-    if os.environ.get(ENV, "1") == "0" or "torch" in sys.modules or not path.is_file() or not _amd():
+    if os.environ.get(ENV, "1") == "0" or "torch" in sys.modules or not path.is_file() or not applies():
         return False
     try:
         ctypes.CDLL(str(path), mode=os.RTLD_GLOBAL)

@@ -13,14 +13,14 @@ def test_not_loaded_after_torch(monkeypatch, tmp_path):
     lib = tmp_path / "libmkl_amd.so"
     lib.write_bytes(b"")
     monkeypatch.setattr(blas, "loaded", False)
-    monkeypatch.setattr(blas, "_amd", lambda: True)
+    monkeypatch.setattr(blas, "applies", lambda: True)
     assert "torch" in sys.modules
     assert blas.load_shim(lib) is False
 
 
 def test_switched_off_or_missing(monkeypatch, tmp_path):
     monkeypatch.setattr(blas, "loaded", False)
-    monkeypatch.setattr(blas, "_amd", lambda: True)
+    monkeypatch.setattr(blas, "applies", lambda: True)
     monkeypatch.delitem(sys.modules, "torch")  # as in a fresh process; restored after the test
     monkeypatch.setenv(blas.ENV, "0")
     assert blas.load_shim(tmp_path / "absent.so") is False
@@ -37,10 +37,26 @@ def test_cpu_name_says_which_kernels(monkeypatch):
     assert shimmed.endswith(plain[plain.rindex(" ("):])  # the kernel set stays last
 
 
-@pytest.mark.skipif(not (blas.SHIM.is_file() and blas._amd()), reason="needs an AMD CPU and `make setup`'s shim")
+@pytest.mark.skipif(not (blas.SHIM.is_file() and blas.applies()), reason="needs an AMD CPU with AVX-512 and `make setup`'s shim")
 @pytest.mark.parametrize("switch, expected", [("1", "True"), ("0", "False")])
 def test_fresh_process_loads_it(switch, expected):
     code = "import stages, pipeline.blas as b, torch; print(b.loaded)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PATH": "", blas.ENV: switch})
     assert out.stdout.strip() == expected
+
+
+
+def test_stays_out_without_avx512(monkeypatch, tmp_path):
+    # measured on an AVX2-only EPYC (Zen 1): MKL's Intel kernels ran 0.63x as fast as its generic ones
+    lib = tmp_path / "libmkl_amd.so"
+    lib.write_bytes(b"")
+    opened = []
+    monkeypatch.setattr(blas.ctypes, "CDLL", lambda path, mode: opened.append(path))
+    monkeypatch.setattr(blas, "loaded", False)
+    monkeypatch.delitem(sys.modules, "torch")
+    monkeypatch.setattr(blas, "_amd", lambda: True)
+    monkeypatch.setattr(blas, "_avx512", lambda: False)
+    assert blas.load_shim(lib) is False and opened == []
+    monkeypatch.setattr(blas, "_avx512", lambda: True)
+    assert blas.load_shim(lib) is True and opened == [str(lib)]
