@@ -28,7 +28,7 @@ TINY = {
     "gan": {"steps": 4, "per_dataset": {"ring8": {"steps": 4}}},
     "wgan": {"steps": 4, "n_critic": 2, "per_dataset": {"ring8": {"steps": 4}}},
     "wgan_gp": {"steps": 4, "n_critic": 2, "per_dataset": {"ring8": {"steps": 4}}},
-    "avb": {"steps": 4},
+    "avb": {"steps": 4, "per_dataset": {"ring8": {"steps": 4}}},
     "vae": {"steps": 4, "per_dataset": {"ring8": {"steps": 4}}},
     "eval": {"n_samples": 150, "sliced_samples": 200, "sliced_projections": 10, "snapshot_samples": 50,
              "inception": {"enabled": False}, "classifier": {"features": 8, "epochs": 1},
