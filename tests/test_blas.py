@@ -46,7 +46,6 @@ def test_fresh_process_loads_it(switch, expected):
     assert out.stdout.strip() == expected
 
 
-
 def test_stays_out_without_avx512(monkeypatch, tmp_path):
     # measured on an AVX2-only EPYC (Zen 1): MKL's Intel kernels ran 0.63x as fast as its generic ones
     lib = tmp_path / "libmkl_amd.so"
