@@ -61,3 +61,18 @@ def copy_repo(dst: Path) -> Path:
     run("git", "add", "-A")
     run("git", "commit", "-qm", "copy")
     return dst
+
+
+
+
+# pytest-xdist (pyproject.toml) gives each worker whole files (`--dist loadfile`), so a module fixture is
+# built once, and in the order collected (`--no-loadscope-reorder`; by default the files with the most
+# tests go first). test_pipeline's fixture is a whole tiny `dvc repro` (about 4.5 minutes on 2 cores):
+# collected first, it starts at once and the other workers take every other file meanwhile, instead of it
+# starting last and running alone at the end. (Not `--dist loadgroup`: with pytest 9.2 it silently stops
+# grouping, pytest-xdist issue #1386.)
+LONG_FILES_FIRST = ("test_pipeline.py",)
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.path.name not in LONG_FILES_FIRST)  # stable: the order within stays

@@ -17,14 +17,17 @@ from pipeline.registry import MODELS
 from tests.conftest import copy_repo, venv_env
 
 # Small enough to run every stage in seconds; every model still takes real steps.
-# One data set keeps the run to ~20 stages (each a fresh interpreter, ~5 s of imports);
+# One data set keeps the run to 24 stages (each a fresh interpreter, 5-10 s of imports on 2 cores);
 # digits goes through the same stage code in test_stages.py and test_evaluate.py.
 TINY = {
     "datasets": ["ring8"],
-    "seeds": [0, 1],  # two seeds in two worker processes: the spread, the paired tests, the aggregation
+    "seeds": [0, 1],  # two seeds: the spread, the paired tests, the aggregation
+    # the seeds one after the other in each stage's own process: a worker process costs ~5 s of imports for
+    # milliseconds of work (here 50 s of the run and half its CPU time, measured); worker processes are
+    # tested in test_stages.py (same bytes as one at a time, refusals, order)
+    "train": {"log_every": 2, "snapshots": 2, "tail_snapshots": 3, "workers": 1},
     "data": {"toy_train": 512, "toy_test": 256},
     "net": {"z_dim": 4, "g_hidden": [16], "d_hidden": [16]},
-    "train": {"log_every": 2, "snapshots": 2, "tail_snapshots": 3},
     "gan": {"steps": 4, "per_dataset": {"ring8": {"steps": 4}}},
     "wgan": {"steps": 4, "n_critic": 2, "per_dataset": {"ring8": {"steps": 4}}},
     "wgan_gp": {"steps": 4, "n_critic": 2, "per_dataset": {"ring8": {"steps": 4}}},
@@ -156,6 +159,8 @@ def _experiments(repo: Path) -> dict[str, dict]:
     return found
 
 
+# slow: two queued experiments retrain WGAN in temporary copies, about 3 minutes on 2 cores; `make test-all`
+@pytest.mark.slow
 def test_queued_experiments_run_two_at_once_and_leave_the_workspace_alone(repo: Path):
     """`dvc exp run --queue` twice, `dvc queue start -j 2`: both run at once, each in its own temporary
     copy, so neither clobbers the other's outputs, and the workspace keeps its own files."""
