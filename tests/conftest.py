@@ -63,8 +63,6 @@ def copy_repo(dst: Path) -> Path:
     return dst
 
 
-
-
 # pytest-xdist (pyproject.toml) gives each worker whole files (`--dist loadfile`), so a module fixture is
 # built once, and in the order collected (`--no-loadscope-reorder`; by default the files with the most
 # tests go first). test_pipeline's fixture is a whole tiny `dvc repro` (about 4.5 minutes on 2 cores):
