@@ -152,7 +152,17 @@ class _ModelSection(_Section):
         return type(self).model_validate(base | self.per_dataset.get(name, {}) | {"per_dataset": {}})
 
 
-class GanParams(_ModelSection):
+class _TrainedSection(_ModelSection):
+    """A trained model's section: what every model's training schedule shares."""
+
+    # constant: every optimiser keeps its lr (the papers'); linear: every optimiser's lr falls linearly
+    # from `lr` to 0 over the run's generator steps, as in the WGAN-GP authors' CIFAR-10 code
+    # (improved_wgan_training, gan_cifar_resnet.py, DECAY), so that a run settles by its end (params.yaml
+    # says where, and what it measured)
+    lr_decay: Literal["constant", "linear"] = "constant"
+
+
+class GanParams(_TrainedSection):
     """Goodfellow et al. 2014, with DCGAN's Adam settings."""
 
     steps: int = Field(3000, ge=1)  # generator updates
@@ -164,7 +174,7 @@ class GanParams(_ModelSection):
     g_loss: Literal["nonsaturating", "minimax"] = "nonsaturating"
 
 
-class WganParams(_ModelSection):
+class WganParams(_TrainedSection):
     """Arjovsky, Chintala & Bottou 2017, Algorithm 1 defaults. The clip bound is top-level `clip`."""
 
     steps: int = Field(3000, ge=1)  # generator updates
@@ -191,7 +201,7 @@ class WganGpParams(WganParams):
     constraint: Literal["clip", "gp", "sn"] = "gp"
 
 
-class AvbParams(_ModelSection):
+class AvbParams(_TrainedSection):
     """Mescheder, Nowozin & Geiger 2017."""
 
     steps: int = Field(3000, ge=1)  # encoder/decoder updates
@@ -211,7 +221,7 @@ class AvbParams(_ModelSection):
     contrast_samples: int = Field(16, ge=2)
 
 
-class VaeParams(_ModelSection):
+class VaeParams(_TrainedSection):
     """Kingma & Welling 2014; same encoder/decoder widths as AVB."""
 
     steps: int = Field(3000, ge=1)

@@ -46,6 +46,12 @@ class Step(nn.Module):
         """Inner (discriminator-side) updates before generator update number `it`."""
         return 0
 
+    def lr_scale(self, it: int) -> float:
+        """Every optimiser's learning rate at generator step `it` (0-based), as a share of its initial one:
+        1 (`lr_decay: constant`) or 1 - it / steps (`linear`: to 0 at the end of the run, as the WGAN-GP
+        authors' gan_cifar_resnet.py). `self.p` is the model's params section."""
+        return 1.0 if self.p.lr_decay == "constant" else max(0.0, 1.0 - it / self.p.steps)
+
     def inner(self, x: Tensor) -> Logs:
         raise NotImplementedError
 

@@ -69,6 +69,7 @@ class DatasetResults:
     figures: list[str] = field(default_factory=list)  # paths relative to the report file
     alpha: float = 0.05  # significance level of the paired tests
     rtol: float = 0.1  # eval.converge_rtol, for the criterion's description
+    decaying: tuple[str, ...] = ()  # models whose lr decays linearly to 0 on this data set (`lr_decay: linear`)
 
     @property
     def n_seeds(self) -> int:
@@ -540,6 +541,12 @@ def _how_measured(d: DatasetResults) -> list[str]:
         "is what a generator whose distribution no longer changes shows too, as SGD keeps moving its weights)) "
         "(pipeline/convergence.py).",
     ]
+    if d.decaying:
+        lines.append(f"- Learning rate: constant, except for {', '.join(d.decaying)}, whose optimisers' learning rates "
+                     "fall linearly from their initial values to 0 over the run (`lr_decay: linear`, as in the "
+                     "WGAN-GP authors' gan_cifar_resnet.py). Such a run settles as its learning rate shrinks: "
+                     "converged there says that its final model stopped moving, not that more steps at a constant "
+                     "learning rate would gain nothing (params.yaml compares the two at the same budget).")
     e = next((r.eval.estimate_vs_w1 for r in d.models if r.eval.estimate_vs_w1.n_samples), None)
     if e:
         lines.append(f"- During training: exact W1 of {e.n_samples} samples of each generator snapshot "

@@ -242,12 +242,20 @@ def fit(
     with distributed.replicated(step, optimizers(step).values(), world) if world else nullcontext() as split:
         noise, reduce = (split, distributed.mean_over_ranks) if world else (nullcontext(), None)
         run = _Run() if resume is None else _restored(resume, step, sample, data.device)
+        # a decaying lr: each param group keeps its initial lr (saved with the optimiser, so a resumed run
+        # decays from the same value) and is set from the generator step alone, no scheduler state
+        decaying = [] if step.p.lr_decay == "constant" else \
+            [g for o in optimizers(step).values() for g in o.param_groups]
+        for g in decaying:
+            g.setdefault("initial_lr", g["lr"])
         good, good_at = _finite_copy(step), (run.done, run.inner)  # what a divergence rolls back to
         bar = tqdm(total=steps, initial=run.done, desc=desc or step.name, disable=not progress, mininterval=1.0,
                    position=position, file=sys.stderr)
         t0 = time.perf_counter()
         log, error = _LogRows(reduce), None
         for it in range(run.done, steps):
+            for g in decaying:
+                g["lr"] = g["initial_lr"] * step.lr_scale(start + it)
             logs, n_inner = _one_step(step, sample, start + it, noise)
             run.columns = run.columns or ["step", *logs]
             run.inner += n_inner

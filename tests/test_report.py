@@ -480,3 +480,12 @@ def test_how_it_was_measured_names_the_classifier_its_accuracy_and_precision_rec
     assert "- Domain FID: Frechet distance on 2-dimensional raw coordinates; 2500 generated" in page
     assert "(Kynkaanniemi et al. 2019, k = 3): on the domain FID's raw coordinates" in page
     assert "Precision and recall" not in render_dataset(_ring(), {"seeds": [0, 1, 2]})
+
+
+def test_how_it_was_measured_names_the_models_whose_learning_rate_decays():
+    d = _ring()
+    assert "Learning rate:" not in render_dataset(d, {"seeds": [0, 1, 2]})
+    d.decaying = ("wgan", "avb")
+    page = render_dataset(d, {"seeds": [0, 1, 2]})
+    assert ("- Learning rate: constant, except for wgan, avb, whose optimisers' learning rates fall linearly from "
+            "their initial values to 0 over the run (`lr_decay: linear`") in page

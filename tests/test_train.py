@@ -105,12 +105,14 @@ def _saved(s: dict) -> dict:
     return torch.load(buf, weights_only=True)
 
 
+@pytest.mark.parametrize("decay", ["constant", "linear"])
 @pytest.mark.parametrize("model", ["gan", "wgan", "avb", "vae"])
-def test_resumed_run_is_bitwise_the_uninterrupted_one(model):
+def test_resumed_run_is_bitwise_the_uninterrupted_one(model, decay):
     kw = dict(log_every=3, n_snapshots=5, seed=7, progress=False)
     # every checkpoint falls inside the BatchSampler's chunk of 256 drawn batches; WGAN's warm-up
-    # (100 critic steps for 2 generator steps) makes the resumed run also draw the next chunk
-    extra = {"warmup": 2} if model == "wgan" else {}
+    # (100 critic steps for 2 generator steps) makes the resumed run also draw the next chunk.
+    # A decaying lr resumes from the step count alone: same bytes
+    extra = ({"warmup": 2} if model == "wgan" else {}) | {"steps": 20, "lr_decay": decay}
     ref_step = tiny_step(model, **extra)
     ref = fit(ref_step, DATA, 20, **kw)
     saved: list[dict] = []
@@ -129,6 +131,29 @@ def test_resumed_run_is_bitwise_the_uninterrupted_one(model):
     for name, opt in optimizers(fresh).items():  # Adam's moments / RMSProp's averages too
         a, b = opt.state_dict()["state"], optimizers(ref_step)[name].state_dict()["state"]
         assert all(torch.equal(a[i][k], b[i][k]) for i in a for k in a[i])
+
+
+@pytest.mark.parametrize("model", ["gan", "wgan", "avb", "vae"])
+def test_linear_lr_decay_falls_from_lr_to_zero_over_the_run(model):
+    """Known answer: at generator step t (0-based) of T, every optimiser's lr is lr * (1 - t / T), inner
+    (critic / adversary) updates included; constant leaves the optimisers as they were built."""
+    step = tiny_step(model, steps=10, lr_decay="linear")
+    seen, outer = [], step.outer
+
+    def spy(x):
+        seen.append(sorted({g["lr"] for o in optimizers(step).values() for g in o.param_groups}))
+        return outer(x)
+
+    step.outer = spy
+    fit(step, DATA, 10, log_every=5, progress=False)
+    lrs = sorted({g["initial_lr"] for o in optimizers(step).values() for g in o.param_groups})
+    assert lrs == sorted({getattr(step.p, k) for k in ("lr", "adversary_lr") if hasattr(step.p, k)})
+    assert seen == [[pytest.approx(lr * (1 - t / 10)) for lr in lrs] for t in range(10)]
+    plain = tiny_step(model, steps=10)
+    fit(plain, DATA, 10, log_every=5, progress=False)
+    groups = [g for o in optimizers(plain).values() for g in o.param_groups]
+    assert all("initial_lr" not in g for g in groups)
+    assert sorted({g["lr"] for g in groups}) == lrs
 
 
 def test_divergence_after_a_resume_rolls_back_to_the_resumed_state():
