@@ -315,6 +315,15 @@ def _estimates(d: DatasetResults) -> list[str]:
                      f"its initialisation (step >= {'/'.join(map(str, frm))}: {'/'.join(map(str, n_late))} "
                      f"snapshots per seed), they {_strength(sl.mean)}: Spearman rho {ms(sl, 2)} (per seed: "
                      + ", ".join(DASH if v is None else f"{v:.2f}" for v in late) + ").")
+            conv = [x.convergence for x in r.ok_runs if x.convergence and x.convergence.resolution is not None]
+            if r.name in d.decaying and conv:
+                # a decaying lr flattens W1 late in the run: say how flat against the snapshots' own noise
+                pts = "/".join(map(str, sorted({c.points for c in conv})))
+                line += (f" Its learning rate decays to 0, so over the last third of training, where {pts} of those "
+                         "snapshots lie, W1 moves by about what snapshot noise alone moves it by: "
+                         + ", ".join(fmt(c.change, 2) for c in conv) + " per seed, against "
+                         + ", ".join(fmt(c.resolution, 2) for c in conv) + " (2 standard errors); the ranks there "
+                         "are mostly that noise.")
         out.append(line)
     return out
 

@@ -456,6 +456,15 @@ def test_late_snapshot_correlation_is_reported_beside_the_whole_run():
     assert ("Leaving out the first 10% of training, where the critic is still being trained from its "
             "initialisation (step >= 800: 11 snapshots per seed), they track each other closely: Spearman rho "
             "0.85 ± 0.05 (per seed: 0.90, 0.80, 0.85)") in text
+    assert "decays to 0" not in text
+    # a model whose lr decays: how flat its late W1 is, against what snapshot noise alone gives
+    for x, (change, res) in zip(m.runs, ((0.018, 0.017), (0.014, 0.02), (0.015, 0.014))):
+        x.convergence = Convergence(converged=False, change=change, tolerance=res, window_from=6, points=5,
+                                    resolution=res)
+    text = "\n".join(reading(DatasetResults("ring8", "points", [m], _real(), decaying=("wgan",))))
+    assert ("Its learning rate decays to 0, so over the last third of training, where 5 of those snapshots lie, "
+            "W1 moves by about what snapshot noise alone moves it by: 0.018, 0.014, 0.015 per seed, against 0.017, "
+            "0.02, 0.014 (2 standard errors)") in text
 
 
 def test_how_it_was_measured_names_the_classifier_its_accuracy_and_precision_recall():
