@@ -254,8 +254,10 @@ def fit(
         t0 = time.perf_counter()
         log, error = _LogRows(reduce), None
         for it in range(run.done, steps):
-            for g in decaying:
-                g["lr"] = g["initial_lr"] * step.lr_scale(start + it)
+            if decaying:
+                scale = step.lr_scale(start + it)
+                for g in decaying:
+                    g["lr"] = g["initial_lr"] * scale
             logs, n_inner = _one_step(step, sample, start + it, noise)
             run.columns = run.columns or ["step", *logs]
             run.inner += n_inner
