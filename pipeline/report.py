@@ -317,15 +317,31 @@ def _estimates(d: DatasetResults) -> list[str]:
                      + ", ".join(DASH if v is None else f"{v:.2f}" for v in late) + ").")
             conv = [x.convergence for x in r.ok_runs if x.convergence and x.convergence.resolution is not None]
             if r.name in d.decaying and conv:
-                # a decaying lr flattens W1 late in the run: say how flat against the snapshots' own noise
-                pts = "/".join(map(str, sorted({c.points for c in conv})))
-                line += (f" Its learning rate decays to 0, so over the last third of training, where {pts} of those "
-                         "snapshots lie, W1 moves by about what snapshot noise alone moves it by: "
-                         + ", ".join(fmt(c.change, 2) for c in conv) + " per seed, against "
-                         + ", ".join(fmt(c.resolution, 2) for c in conv) + " (2 standard errors); the ranks there "
-                         "are mostly that noise.")
+                line += _late_flatness(conv)
         out.append(line)
     return out
+
+
+# a late change within this many times the snapshots' resolution (2 standard errors of noise) is "about" noise
+ABOUT_NOISE = 1.25
+
+
+def _late_flatness(conv: list[Convergence]) -> str:
+    """For a model whose lr decays: how much W1 still moves over the last third, against what snapshot noise
+    alone moves it by. Where it moves by about that noise the late ranks are mostly noise; where it moves by
+    more, they follow a trend (a decaying lr can keep lowering W1 to the end)."""
+    pts = "/".join(map(str, sorted({c.points for c in conv})))
+    numbers = (f" Its learning rate decays to 0; over the last third of training, where {pts} of those snapshots "
+               "lie, W1 moves by " + ", ".join(fmt(c.change, 2) for c in conv) + " per seed, against "
+               + ", ".join(fmt(c.resolution, 2) for c in conv) + " that snapshot noise alone moves it by "
+               "(2 standard errors)")
+    noisy = [c.change <= ABOUT_NOISE * c.resolution for c in conv]
+    if all(noisy):
+        return numbers + ": about that noise, so the ranks there are mostly noise."
+    if not any(noisy):
+        return numbers + ": more than that noise, so the ranks there follow a trend."
+    return (numbers + f": about that noise in {sum(noisy)} of {len(conv)} seeds, whose ranks there are mostly "
+            "noise, more in the others, whose ranks follow a trend.")
 
 
 def _strength(r: float) -> str:
@@ -428,9 +444,10 @@ def _estimate_fell(x: EvalRecord) -> str:
             "signal the generator trains on did not see what was getting worse.")
 
 
-def _unconverged(c: Convergence, x: Optional[EvalRecord] = None) -> str:
+def _unconverged(c: Convergence, x: Optional[EvalRecord] = None, decaying: bool = False) -> str:
     """Why a run failed the criterion, in the words its trend's direction calls for: a run still
-    falling was cut short; one rising was getting worse, and a longer budget need not settle it."""
+    falling was cut short (`decaying`: while its lr fell to 0); one rising was getting worse, and a longer
+    budget need not settle it."""
     if c.change is None:
         return f"too few snapshots to fit (tolerance {fmt(c.tolerance)})."
     if c.direction == "rising":
@@ -438,6 +455,11 @@ def _unconverged(c: Convergence, x: Optional[EvalRecord] = None) -> str:
                 "training stopped, so its numbers depend on where it stopped, and more steps need not settle it."
                 + ("" if x is None else _estimate_fell(x)))
     moved = "was still falling, by" if c.direction == "falling" else "moved by"
+    if decaying and c.direction == "falling":
+        # a shrinking lr lowers W1 by itself (less optimiser noise): still falling as it reaches 0, a longer
+        # run would likely end lower
+        return (f"W1 {moved} {fmt(c.change)} (tolerance {fmt(c.tolerance)}) as its learning rate fell to 0; a "
+                "longer run would likely end lower, so its numbers measure the step budget as much as the method.")
     return (f"W1 {moved} {fmt(c.change)} (tolerance {fmt(c.tolerance)}); its numbers measure the step budget "
             "as much as the method.")
 
@@ -450,7 +472,7 @@ def _convergence(d: DatasetResults) -> list[str]:
             c = x.convergence
             if x.ok and c is not None and not c.converged:
                 out.append(f"**{r.name} seed {x.seed} did not converge**: over generator steps {c.window_from}-"
-                           f"{x.train_steps} {_unconverged(c, x)}")
+                           f"{x.train_steps} {_unconverged(c, x, r.name in d.decaying)}")
             elif x.converged and c.shared_tolerance is not None and c.change >= c.shared_tolerance:
                 out.append(f"{r.name} seed {x.seed} converged within its snapshots' noise: over generator steps "
                            f"{c.window_from}-{x.train_steps} W1 moved by {fmt(c.change)}, more than the seeds' "

@@ -311,6 +311,12 @@ def test_a_run_that_did_not_converge_is_named():
     gp1.convergence = Convergence(False, 0.08, 0.03, 2000, 5, direction="falling")
     assert ("over generator steps 2000-3000 W1 was still falling, by 0.08 (tolerance 0.03); its numbers measure "
             "the step budget as much as the method.") in "\n".join(reading(d))
+    # still falling as its lr fell to 0: a longer run would likely end lower
+    d.decaying = ("wgan_gp",)
+    assert ("over generator steps 2000-3000 W1 was still falling, by 0.08 (tolerance 0.03) as its learning rate "
+            "fell to 0; a longer run would likely end lower, so its numbers measure the step budget as much as the "
+            "method.") in "\n".join(reading(d))
+    d.decaying = ()
     gp1.convergence = Convergence(False, 0.08, 0.03, 2000, 5, direction="rising")
     rising = "\n".join(reading(d))
     assert ("over generator steps 2000-3000 W1 rose by 0.08 (tolerance 0.03): the run was getting worse when "
@@ -462,9 +468,20 @@ def test_late_snapshot_correlation_is_reported_beside_the_whole_run():
         x.convergence = Convergence(converged=False, change=change, tolerance=res, window_from=6, points=5,
                                     resolution=res)
     text = "\n".join(reading(DatasetResults("ring8", "points", [m], _real(), decaying=("wgan",))))
-    assert ("Its learning rate decays to 0, so over the last third of training, where 5 of those snapshots lie, "
-            "W1 moves by about what snapshot noise alone moves it by: 0.018, 0.014, 0.015 per seed, against 0.017, "
-            "0.02, 0.014 (2 standard errors)") in text
+    assert ("Its learning rate decays to 0; over the last third of training, where 5 of those snapshots lie, "
+            "W1 moves by 0.018, 0.014, 0.015 per seed, against 0.017, 0.02, 0.014 that snapshot noise alone moves "
+            "it by (2 standard errors): about that noise, so the ranks there are mostly noise.") in text
+    # a decaying run whose W1 still falls by more than that noise: its late ranks follow a trend, said per case
+    for x, change in zip(m.runs, (0.051, 0.03, 0.033)):
+        x.convergence.change = change
+    text = "\n".join(reading(DatasetResults("ring8", "points", [m], _real(), decaying=("wgan",))))
+    assert "against 0.017, 0.02, 0.014 that snapshot noise alone moves it by (2 standard errors): more than " \
+           "that noise, so the ranks there follow a trend." in text
+    assert "mostly noise" not in text
+    m.runs[1].convergence.change = 0.014
+    text = "\n".join(reading(DatasetResults("ring8", "points", [m], _real(), decaying=("wgan",))))
+    assert ("about that noise in 1 of 3 seeds, whose ranks there are mostly noise, more in the others, whose "
+            "ranks follow a trend.") in text
 
 
 def test_how_it_was_measured_names_the_classifier_its_accuracy_and_precision_recall():
