@@ -454,14 +454,13 @@ def _unconverged(c: Convergence, x: Optional[EvalRecord] = None, decaying: bool 
         return (f"W1 rose by {fmt(c.change)} (tolerance {fmt(c.tolerance)}): the run was getting worse when "
                 "training stopped, so its numbers depend on where it stopped, and more steps need not settle it."
                 + ("" if x is None else _estimate_fell(x)))
-    moved = "was still falling, by" if c.direction == "falling" else "moved by"
-    if decaying and c.direction == "falling":
-        # a shrinking lr lowers W1 by itself (less optimiser noise): still falling as it reaches 0, a longer
-        # run would likely end lower
-        return (f"W1 {moved} {fmt(c.change)} (tolerance {fmt(c.tolerance)}) as its learning rate fell to 0; a "
-                "longer run would likely end lower, so its numbers measure the step budget as much as the method.")
-    return (f"W1 {moved} {fmt(c.change)} (tolerance {fmt(c.tolerance)}); its numbers measure the step budget "
-            "as much as the method.")
+    falling = c.direction == "falling"
+    # a shrinking lr lowers W1 by itself (less optimiser noise): still falling as it reaches 0, a longer run
+    # would likely end lower
+    why = (" as its learning rate fell to 0; a longer run would likely end lower, so" if decaying and falling
+           else ";")
+    return (f"W1 {'was still falling, by' if falling else 'moved by'} {fmt(c.change)} (tolerance "
+            f"{fmt(c.tolerance)}){why} its numbers measure the step budget as much as the method.")
 
 
 def _convergence(d: DatasetResults) -> list[str]:
