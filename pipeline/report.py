@@ -316,7 +316,7 @@ def _estimates(d: DatasetResults) -> list[str]:
                      f"snapshots per seed), they {_strength(sl.mean)}: Spearman rho {ms(sl, 2)} (per seed: "
                      + ", ".join(DASH if v is None else f"{v:.2f}" for v in late) + ").")
             if sl.mean <= -0.3:
-                line += _opposite_late(r.ok_runs)
+                line += _opposite_late(r.ok_runs, of_w1=MODELS[r.name].estimate == "w_estimate")
             conv = [x.convergence for x in r.ok_runs if x.convergence and x.convergence.resolution is not None]
             if r.name in d.decaying and conv:
                 line += _late_flatness(conv)
@@ -324,11 +324,12 @@ def _estimates(d: DatasetResults) -> list[str]:
     return out
 
 
-def _opposite_late(runs: list[EvalRecord]) -> str:
+def _opposite_late(runs: list[EvalRecord], of_w1: bool) -> str:
     """Where the late ranks run opposite: per seed, the estimate and W1 at the first and the last snapshot of
-    the late window. An estimate below W1 that rises toward it while W1 falls is the critic fitting better
-    (its estimate closing on W1), not the generator getting worse: its late ranks then follow the critic's
-    fit more than the generator's, and the numbers say so only when every seed shows it."""
+    the late window. For a critic's W1 estimate (`of_w1`) that stays below W1 and captures a growing share of
+    it while W1 falls, the critic is fitting better, not the generator getting worse: its late ranks then
+    follow the critic's fit more than the generator's, said only when every seed shows it. A GAN's JS
+    estimate is no estimate of W1, so it gets the numbers alone."""
     ends = []
     for x in runs:
         late = [s for s in x.trajectory if s.step >= x.estimate_vs_w1.late_from
@@ -340,13 +341,13 @@ def _opposite_late(runs: list[EvalRecord]) -> str:
     text = (" Over those snapshots the estimate went from " + ", ".join(
         f"{fmt(a.estimate, 2)} to {fmt(b.estimate, 2)}" for a, b in ends) + " per seed, W1 from " + ", ".join(
         f"{fmt(a.w1)} to {fmt(b.w1)}" for a, b in ends) + ".")
-    closing = all(a.estimate < b.estimate <= b.w1 < a.w1 for a, b in ends)
+    closing = of_w1 and all(a.estimate < b.estimate <= b.w1 < a.w1 for a, b in ends)
     if not closing:
         return text
     ratio = [(a.estimate / a.w1, b.estimate / b.w1) for a, b in ends]
     return (text + " In every seed the estimate stayed below W1 and rose toward it (its ratio to W1 from "
             + ", ".join(f"{fmt(u, 2)} to {fmt(v, 2)}" for u, v in ratio) + "): late in training its changes "
-            "follow how closely the critic's estimate comes to W1, more than how W1 itself moves.")
+            "follow the critic's fit, how much of W1 it captures, more than how W1 itself moves.")
 
 
 # a late change within this many times the snapshots' resolution (2 standard errors of noise) is "about" noise
