@@ -327,8 +327,8 @@ def _estimates(d: DatasetResults) -> list[str]:
 def _opposite_late(runs: list[EvalRecord], of_w1: bool) -> str:
     """Where the late ranks run opposite: per seed, the estimate and W1 at the first and the last snapshot of
     the late window. For a critic's W1 estimate (`of_w1`) that stays below W1 and captures a growing share of
-    it while W1 falls, the critic is fitting better, not the generator getting worse: its late ranks then
-    follow the critic's fit more than the generator's, said only when every seed shows it. A GAN's JS
+    it while W1 falls, the critic is fitting better as the generator improves, and the estimate's late ranks
+    follow the critic's fit more than the generator's; said only when every seed shows it. A GAN's JS
     estimate is no estimate of W1, so it gets the numbers alone."""
     ends = []
     for x in runs:
