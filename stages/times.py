@@ -47,7 +47,7 @@ def durations(done: dict[str, float], since: Optional[float] = None) -> list[tup
 def _clock(seconds: Optional[float]) -> str:
     if seconds is None:
         return "—"
-    m, s = divmod(seconds, 60)
+    m, s = divmod(round(seconds, 1), 60)  # rounded first: 4019.96 s is 67 min 0.0 s, not 66 min 60.0 s
     return f"{int(m)} min {s:.1f} s" if m else f"{s:.1f} s"
 
 

@@ -9,7 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 from stages.__main__ import app
-from stages.times import durations, finished
+from stages.times import _clock, durations, finished
 
 T0 = 1_700_000_000.0
 
@@ -62,3 +62,10 @@ def test_nothing_ran_since_is_said(tmp_path: Path):
 def test_no_lock_is_one_line(tmp_path: Path):
     res = CliRunner().invoke(app, ["times", "--lock", str(tmp_path / "dvc.lock")])
     assert res.exit_code == 2 and "dvc.lock not found: run `dvc repro` first" in res.output
+
+
+def test_a_clock_never_shows_60_seconds():
+    assert _clock(4019.96) == "67 min 0.0 s"
+    assert _clock(59.96) == "1 min 0.0 s"
+    assert _clock(59.94) == "59.9 s"
+    assert _clock(None) == "—"
