@@ -247,7 +247,7 @@ def _rankings(d: DatasetResults) -> list[str]:
         orders[key] = [r.name for r, _ in ranked]
         (best, bv), fl = ranked[0], getattr(d.real.floor, key)
         if fl:
-            line += f". The real-data floor is {fmt(fl)}: {best.name} is at {fmt(bv.mean / fl, 2)}x the floor"
+            line += f". The real-data floor is {fmt(fl)}: {best.name} is at {fmt(bv.mean / fl)}x the floor"
         out.append(line + ".")
     for key, label in SHARE_NAMES.items():
         _, line = _best(d, key, label, lower=False)

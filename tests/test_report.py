@@ -186,7 +186,7 @@ def test_reading_follows_the_numbers():
     # gan - avb: -0.5, -0.49, -0.5; gan - vae: -0.6, -0.59, -0.6; gan - wgan: -1.3, -1.14, -1.45
     assert ("Lowest mean W1: gan (0.203 ± 0.055 over 3 seeds); it is lower than avb (paired t-test over 3 seeds, "
             "p = 4.5e-05), vae (paired t-test over 3 seeds, p = 3.1e-05), wgan (paired t-test over 3 seeds, "
-            "p = 0.0047). The real-data floor is 0.05: gan is at 4.1x the floor.") in text
+            "p = 0.0047). The real-data floor is 0.05: gan is at 4.07x the floor.") in text  # 0.2033 / 0.05, to 3 digits
     assert "By their means, sliced W1 ranks the models as W1 does (gan < avb < vae < wgan)." in text
     assert "By their means, domain FID ranks them wgan < avb < vae < gan, unlike W1 (gan < avb < vae < wgan)." in text
     assert "gan covers all 8 in 2 of 3 seeds (35 ± 5% high quality); wgan covers all 8 in 0 of 3 seeds" in text
