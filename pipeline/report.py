@@ -662,6 +662,9 @@ def render_index(results: list[DatasetResults], links: dict[str, str]) -> str:
         cells.append(", ".join(f"{r.name} {r.n_converged}/{len(r.runs)}" for r in d.models
                                if r.n_converged < len(r.runs)) or "all")
         rows.append(cells)
+    # one total, computed, so that no reader (or README) has to add up the column by hand
+    converged = sum(r.n_converged for d in results for r in d.models)
+    runs = sum(len(r.runs) for d in results for r in d.models)
     return "\n".join([
         "# Reports", "",
         "Each data set's report holds the comparison table, a reading computed from it, the figures, "
@@ -669,4 +672,6 @@ def render_index(results: list[DatasetResults], links: dict[str, str]) -> str:
         _table(["data set", "lowest mean W1", "lowest mean domain FID", "diverged runs", "seeds converged, where not all"],
                rows), "",
         "Lowest by the mean over seeds; whether that lead is more than seed-to-seed noise is in each report.", "",
+        f"Runs marked converged, over every data set, model and seed: {converged} of {runs} (diverged runs count "
+        "as not converged; the criterion is under How it was measured in each report).", "",
     ])

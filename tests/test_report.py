@@ -381,6 +381,7 @@ def test_diverged_runs_are_shown_as_diverged_not_numbers():
     index = render_index([d], {"ring8": "results/ring8.md"})
     assert "| wgan (0.295 ± 0.0071) | wgan (0.02 ± 0.014) | gan seed 0, gan seed 1, gan seed 2, wgan seed 1 | " \
            "gan 0/3, wgan 2/3 |" in index
+    assert "Runs marked converged, over every data set, model and seed: 5 of 9 (diverged runs" in index
 
 
 def test_unavailable_inception_fid_is_footnoted_with_its_reason():
