@@ -11,11 +11,15 @@ CPU has AVX-512: on an AVX2-only EPYC (family 23, Zen 1) MKL's Intel AVX2
 kernels ran the same matmuls at 0.63x the speed of its generic ones (24 against
 38 GFLOP/s, one thread), so there the shim stays out.
 
-It must be in the process before torch is: `pipeline/__init__.py` loads it
-first thing, so every `python -m stages` process and its spawned workers get
-it. Set `GAN_COMPARE_MKL_SHIM=0` to run MKL's own choice. The training records
-say which (`cpu` in `metrics/train/...`), since other kernels round otherwise.
-This module must not import torch.
+It is off by default, and opt-in with `GAN_COMPARE_MKL_SHIM=1` in the
+environment of the whole run. It must be in a process before torch is, and
+`pipeline/__init__.py` loads it first thing, but a process that imported torch
+first (a test runner, a notebook) cannot get it: with the shim on by default
+such a process and the workers it spawns ran different kernels, so the same run
+wrote other bytes and a resume checkpoint looked like another configuration.
+Off by default, every process of a run makes the same choice. The training
+records say which (`cpu` in `metrics/train/...`), since other kernels round
+otherwise. This module must not import torch.
 """
 
 from __future__ import annotations
@@ -57,12 +61,12 @@ def applies() -> bool:
 
 
 def load_shim(path: Path = SHIM) -> bool:
-    """Load the shim if it applies: an AMD CPU with AVX-512, the library built, not switched off, torch not yet loaded
-    (afterwards MKL has made its choice). Returns whether this process now runs with it."""
+    """Load the shim if asked for (GAN_COMPARE_MKL_SHIM=1) and it applies: an AMD CPU with AVX-512, the library
+    built, torch not yet loaded (afterwards MKL has made its choice). Returns whether this process now runs with it."""
     global loaded
     if loaded:
         return True
-    if os.environ.get(ENV, "1") == "0" or "torch" in sys.modules or not path.is_file() or not applies():
+    if os.environ.get(ENV, "0") != "1" or "torch" in sys.modules or not path.is_file() or not applies():
         return False
     try:
         ctypes.CDLL(str(path), mode=os.RTLD_GLOBAL)

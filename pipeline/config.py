@@ -112,11 +112,6 @@ class NetParams(_Section):
 
 class TrainParams(_Section):
     log_every: int = Field(10, ge=1)  # rows in the per-step log; NaN/inf is checked (and a good state kept) at each
-    # generator snapshots kept for W1 during training: `snapshots` log-spaced over the run (where it changes
-    # fastest; WGAN section 4.2's claim is tested on them) and `tail_snapshots` evenly over its last third
-    # (the convergence check: pipeline/convergence.py)
-    snapshots: int = Field(20, ge=0)
-    tail_snapshots: int = Field(5, ge=0)
     # seeds trained at once, one process each (with `threads` threads); 0: one per CPU core. Capped at len(seeds).
     workers: int = Field(0, ge=0)
     # CPU intra-op threads (torch.set_num_threads): 1 was fastest for these small nets on a shared 2-core CPU
@@ -126,6 +121,34 @@ class TrainParams(_Section):
     # generator steps between resume checkpoints (.resume/<ds>/<model>.pt, outside DVC's outputs; 0: none).
     # A resumed run is bitwise the same as an uninterrupted one, so this does not change results.
     checkpoint_every: int = Field(500, ge=0)
+    # every model's learning-rate schedule, one policy for all: constant (the papers') or linear, falling from
+    # each optimiser's lr to 0 over the run (the WGAN-GP authors' gan_cifar_resnet.py DECAY)
+    lr_schedule: Literal["constant", "linear"] = "constant"
+
+
+class BudgetParams(_Section):
+    """The compute every model gets (pipeline/budget.py): on each data set the same training FLOPs (Lucic et
+    al. 2018), the same batch size, and snapshots at the same compute points."""
+
+    gflop: dict[DatasetName, float] = {"ring8": 1000.0, "grid25": 1000.0, "digits": 1000.0, "mnist": 8000.0,
+                                       "fashion_mnist": 8000.0}
+    scale: float = Field(1.0, gt=0)  # every data set's budget times this: `-S budget.scale=8` for the long run
+    batch_size: int = Field(64, ge=1)  # every model's (WGAN Algorithm 1's m; the AVB authors' MNIST runs)
+    octaves: int = Field(8, ge=1)  # the curves reach down to budget / 2**octaves ...
+    per_octave: int = Field(2, ge=1)  # ... with this many compute points per halving
+
+    @field_validator("gflop")
+    @classmethod
+    def _positive(cls, v: dict) -> dict:
+        if bad := [k for k, g in v.items() if not g > 0]:
+            raise ValueError(f"{bad[0]}: must be a positive GFLOP budget")
+        return v
+
+    def flops(self, dataset: str) -> float:
+        """The training FLOPs of every model on `dataset`."""
+        if dataset not in self.gflop:
+            raise ParamsError(f"params.yaml: budget.gflop has no entry for data set {dataset!r}")
+        return self.gflop[dataset] * self.scale * 1e9
 
 
 class _ModelSection(_Section):
@@ -301,17 +324,16 @@ class EvalParams(_Section):
     sliced_samples: int = Field(10_000, ge=2)  # generated samples for the sliced W1
     sliced_projections: int = Field(200, ge=1)
     snapshot_samples: int = Field(1000, ge=2)  # per generator snapshot, for W1 during training
-    # fresh noise draws of the final generator at snapshot_samples: the sd of one snapshot's W1, which sets
-    # the smallest trend the convergence check can resolve (pipeline/convergence.py); 0 (or 1): not measured
-    snapshot_noise_draws: int = Field(8, ge=0)
+    # subsets of real training samples at snapshot_samples: the floor's W1 there and its sd, the scale of the
+    # run-state tolerance (pipeline/convergence.py)
+    snapshot_noise_draws: int = Field(8, ge=2)
     mode_n_std: float = Field(3.0, gt=0)  # high quality: within this many std of a mode (VEEGAN)
     mode_min_fraction: float = Field(0.2, gt=0, le=1)  # covered: >= this share of N/K samples (PacGAN)
     # More than the FID feature dims when an image data set is listed: checked by Params, which knows `datasets`.
     n_samples: int = Field(2500, ge=2)  # generated samples for FID, W1 and modes (VEEGAN/PacGAN: 2,500)
-    # a run has converged when its snapshots' exact W1 moves over the last third of training by less than
-    # max(robust seed-to-seed spread of the final W1, converge_rtol * its distance to the floor, what the
-    # snapshots resolve): pipeline/convergence.py
-    converge_rtol: float = Field(0.1, gt=0)
+    # a run is settled at the budget when its snapshots' W1 moves over the budget's second half by less than
+    # max(settle_rtol * the floor's W1, 2 standard errors of sampling noise): pipeline/convergence.py
+    settle_rtol: float = Field(0.1, gt=0)
     alpha: float = Field(0.05, gt=0, lt=1)  # significance level of the paired tests over seeds in the reports
     # precision and recall (Kynkaanniemi et al. 2019): each sample's manifold ball reaches its k-th nearest
     # neighbour in its own set (the paper's k = 3); on the domain FID's features, raw coordinates for 2-D
@@ -547,6 +569,11 @@ class TheoryParams(_Section):
 # --- the whole file --------------------------------------------------------------
 
 
+# keys that the comparison sets for every model alike, and where
+_SHARED = {"steps": "budget.gflop (the steps follow from each model's FLOPs per step)",
+           "batch_size": "budget.batch_size", "lr_decay": "train.lr_schedule"}
+
+
 class _KeyProblems(ValueError):
     """Constraints between keys that failed: (key, value, what is allowed), one line each in ParamsError."""
 
@@ -568,6 +595,7 @@ class Params(_Section):
     data: DataParams = DataParams()
     net: NetParams = NetParams()
     train: TrainParams = TrainParams()
+    budget: BudgetParams = BudgetParams()
     gan: GanParams = GanParams()
     wgan: WganParams = WganParams()
     wgan_gp: WganGpParams = WganGpParams()
@@ -605,6 +633,16 @@ class Params(_Section):
     def _between_keys(self):
         """Constraints that hold only for some data sets, checked only when such a data set is listed."""
         problems: list[tuple[str, object, str]] = []
+        # one budget and schedule for every model: a model section may not set its own
+        for name in ("gan", "wgan", "wgan_gp", "avb", "vae"):
+            sec = getattr(self, name)
+            for key, where in (*((k, k) for k in sec.model_fields_set & set(_SHARED)),
+                               *((k, f"per_dataset.{ds}.{k}") for ds, o in sec.per_dataset.items()
+                                 for k in o if k in _SHARED)):
+                problems.append((f"{name}.{where}", getattr(sec, key), f"set for every model alike by {_SHARED[key]}"))
+        missing = [d for d in self.datasets if d not in self.budget.gflop]
+        if missing:
+            problems.append(("budget.gflop", sorted(self.budget.gflop), f"has no budget for {', '.join(missing)}"))
         images = [d for d in self.datasets if d in IMAGE_DATASETS]
         n, clf, inc = self.eval.n_samples, self.eval.classifier, self.eval.inception
         why = f"with image data in datasets ({', '.join(images)}): a Frechet distance needs more samples than dimensions"

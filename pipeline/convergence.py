@@ -1,103 +1,76 @@
-"""Has a run converged? A criterion on the exact W1 of its generator snapshots.
+"""A run's state at the budget: settled, still improving, or getting worse.
 
-A run has converged when, over the last third of its training, the exact W1
-of its snapshots (the `train.tail_snapshots` evenly spaced there, and any
-log-spaced one that falls there) moves by less than the tolerance: the
-least-squares line through them changes by `|slope| * (T - 2T/3)`, and the
-tolerance is the larger of
-- the seed-to-seed spread of the final W1 (the evaluation's, on `eval.n_samples`):
-  a trend smaller than the spread between seeds cannot change a comparison over
-  those seeds. The spread is robust, 1.4826 x the median absolute deviation (the
-  std for normal data): one seed that collapsed onto a mode must not widen the
-  tolerance until every other run passes;
-- `rtol` x (median final W1 - the real-data floor's W1 at the same sample size):
-  a tenth of the distance still to go, so that three seeds that agree by chance
-  do not demand an impossible flatness. Relative to the floor, not to W1 itself:
-  on 64-dimensional digits every W1 sits near 1.3-1.9 and 10% of W1 would call
-  any run converged.
-and, per run, never below what the snapshots can resolve: 2 x the standard error
-that the snapshot W1's own sampling noise gives the fitted change, sd * W / sqrt(Sxx)
-(W the window's length, Sxx the spread of its snapshot steps), where sd is the
-standard deviation of the final generator's W1 at the snapshot sample size over
-fresh noise draws (`eval.snapshot_noise_draws`, measured by the evaluation).
-Every snapshot uses the same noise, but once SGD has moved the weights that noise
-lands on new points, so a generator whose distribution no longer changes still
-shows a W1 that wanders by about sd from snapshot to snapshot (on ring8, 1000
-samples: sd 0.007-0.016, while a tenth of the way to the floor can be 0.003).
-For a generator that barely moves the errors are shared and the band is
-generous, but such a run has no trend to hide. A run that drifts or oscillates
-by more than sampling noise is still caught: its generator's own jitter is not
-in sd.
-A diverged run has not converged.
+This describes a run; it never sets a budget (every model gets the same compute,
+pipeline/budget.py). Over the second half of the budget, [budget/2, budget], the
+snapshots sit at the same compute points for every model. A least-squares line
+through their exact W1 against compute gives the signed change over that window:
+
+    change = slope * (budget - budget/2)
+
+and the run is
+- "improving" when change < -tolerance (W1 still falling: more compute would help),
+- "getting worse" when change > +tolerance (rising: a drift or an oscillation),
+- "settled" otherwise,
+- "diverged" when training hit NaN/inf (pipeline/train.py).
+
+The tolerance is the same for every model on a data set, so it is no looser for a
+noisier or a worse model:
+
+    tolerance = max(rtol * floor, NOISE_Z * floor_sd * W / sqrt(Sxx))
+
+where `floor` is the exact W1 of real training samples at the snapshots' sample size
+(what a perfect generator's snapshot scores), `floor_sd` its sd over subsets (how much
+one snapshot's W1 moves by sampling alone, pipeline/real_stats.py), W the window's
+length and Sxx the spread of its compute points: the second term is NOISE_Z standard
+errors of the fitted change when every snapshot carries that sampling noise. A model
+whose own snapshots are noisier than real data's is not given a wider band: its
+fitted change will more often read as improving or worse, which is what its curve shows.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from .records import Convergence, EvalRecord
+from .records import Convergence, SnapshotFloor
 
-TAIL = 2 / 3  # the window starts at this fraction of the run's generator steps
-NOISE_Z = 2.0  # a fitted change within this many standard errors of measurement noise is not a trend
+TAIL_FROM = 0.5  # the state is read over [TAIL_FROM * budget, budget]
 
-
-@dataclass(frozen=True)
-class Trend:
-    change: float  # |fitted W1 change| over the window
-    rising: bool  # the fitted line goes up: W1 got worse over the window
-    points: int  # snapshots in the window
-    # the fitted change's standard error per unit of noise sd on each snapshot: W / sqrt(Sxx)
-    se_per_sd: float
+NOISE_Z = 2.0  # a fitted change within this many standard errors of sampling noise is not a trend
+STATES = {"settled": "settled", "improving": "still improving", "worse": "getting worse", "diverged": "diverged"}
 
 
-def tail_trend(steps: Sequence[int], w1: Sequence[float], total: int) -> Optional[Trend]:
-    """The fitted change of W1 over [TAIL * total, total]; None with fewer than 3 finite snapshots there."""
-    s = np.asarray(steps, float)
-    v = np.asarray(w1, float)
-    keep = (s >= TAIL * total - 1e-9) & np.isfinite(v)
+def fitted_change(gflop: Sequence[float], w1: Sequence[float], budget: float) -> tuple[float, int, float]:
+    """(signed fitted change of W1 over [TAIL_FROM * budget, budget], points in the window, W / sqrt(Sxx));
+    the change is NaN with fewer than 3 finite points there."""
+    x, y = np.asarray(gflop, float), np.asarray(w1, float)
+    keep = (x >= TAIL_FROM * budget * (1 - 1e-9)) & np.isfinite(y)
+    window = budget * (1 - TAIL_FROM)
     if keep.sum() < 3:
-        return None
-    slope = np.polyfit(s[keep], v[keep], 1)[0]
-    window = total * (1 - TAIL)
-    sxx = float(((s[keep] - s[keep].mean()) ** 2).sum())
-    return Trend(float(abs(slope) * window), bool(slope > 0), int(keep.sum()), window / math.sqrt(sxx))
+        return math.nan, int(keep.sum()), math.nan
+    slope = np.polyfit(x[keep], y[keep], 1)[0]
+    sxx = float(((x[keep] - x[keep].mean()) ** 2).sum())
+    return float(slope * window), int(keep.sum()), window / math.sqrt(sxx)
 
 
-def tolerance(final_w1: Sequence[float], rtol: float, floor: float) -> float:
-    """max(1.4826 x the median absolute deviation of the final W1 over seeds, rtol * (its median - floor))."""
-    v = np.array([x for x in final_w1 if x is not None and math.isfinite(x)], float)
-    if len(v) == 0:
-        return float("nan")
-    med = float(np.median(v))
-    return max(1.4826 * float(np.median(np.abs(v - med))), rtol * max(med - floor, 0.0))
+def tolerance(floor: SnapshotFloor, se_per_sd: float, rtol: float) -> float:
+    """max(rtol * the floor's W1, NOISE_Z standard errors of the fitted change from the floor's sampling noise)."""
+    noise = NOISE_Z * floor.w1_sd * se_per_sd if math.isfinite(se_per_sd) else 0.0
+    return max(rtol * floor.w1, noise)
 
 
-def resolution(trend: Trend, noise_sd: Optional[float]) -> Optional[float]:
-    """NOISE_Z standard errors of the fitted change under the snapshots' measurement noise alone
-    (sd per snapshot, independent); None when the noise was not measured."""
-    if noise_sd is None or not math.isfinite(noise_sd):
-        return None
-    return NOISE_Z * noise_sd * trend.se_per_sd
-
-
-def mark_convergence(records: list[EvalRecord], rtol: float, floor_w1: float) -> None:
-    """Set each run's `convergence` by the criterion above: the tolerance from every seed's final W1
-    (the evaluation's) and the real-data floor's W1 at the same sample size, raised for a run to what
-    its snapshots resolve."""
-    finals = [r.scores.w1 for r in records if r.ok and r.scores is not None]
-    tol = tolerance(finals, rtol, floor_w1)
-    for r in records:
-        trend = tail_trend([t.step for t in r.trajectory], [t.w1 for t in r.trajectory], r.train_steps) \
-            if r.ok else None
-        res = None if trend is None else resolution(trend, r.snapshot_w1_sd)
-        run_tol = tol if res is None else max(tol, res)
-        r.convergence = Convergence(
-            converged=trend is not None and math.isfinite(run_tol) and trend.change < run_tol,
-            change=None if trend is None else round(trend.change, 6), tolerance=round(run_tol, 6),
-            window_from=int(math.ceil(TAIL * r.train_steps)), points=0 if trend is None else trend.points,
-            shared_tolerance=round(tol, 6), resolution=None if res is None else round(res, 6),
-            direction=None if trend is None else ("rising" if trend.rising else "falling"))
+def run_state(gflop: Sequence[float], w1: Sequence[float], budget: float, floor: SnapshotFloor, rtol: float,
+              ok: bool = True) -> Convergence:
+    """The state of one run at the budget from its snapshots' (GFLOP, W1), by the rule above."""
+    change, points, se_per_sd = fitted_change(gflop, w1, budget)
+    tol = tolerance(floor, se_per_sd, rtol)
+    if not ok:
+        state = "diverged"
+    elif not math.isfinite(change):
+        state = "worse"  # no finite W1 to fit in the window: the samples went bad
+    else:
+        state = "improving" if change < -tol else "worse" if change > tol else "settled"
+    return Convergence(state=state, change=None if not math.isfinite(change) else round(change, 6),
+                       tolerance=round(tol, 6), window_from=TAIL_FROM * budget, points=points)

@@ -24,7 +24,7 @@ from .models import Step
 from .real_stats import RealStats
 from .records import EstimateVsW1, EvalRecord, SnapshotW1, TrainRecord
 from .registry import MODELS
-from .scores import metric_space, n_generated, sample_scores, subset
+from .scores import metric_space, n_generated, sample_scores, snapshot_reference, subset
 
 PREVIEW = {"points": 2500, "images": 64}  # scatter points / grid cells in the figures
 
@@ -76,11 +76,6 @@ def estimate_at(rows: list[dict], key: str, steps: list[int]) -> list[float]:
     return out
 
 
-def _snapshot_real(test: Tensor, meta: DataMeta, n: int, seed: int) -> np.ndarray:
-    """The held-out subset every snapshot's W1 is measured against (the same for every model)."""
-    return metric_space(test[subset(len(test), n, seed + 2)], meta)
-
-
 def _generator_w1(step: Step, real: np.ndarray, meta: DataMeta, n: int, noise_seed: int) -> float:
     """Exact W1 between n samples of the step's current generator (noise from `noise_seed`) and `real`;
     NaN when a sample is not finite."""
@@ -95,23 +90,12 @@ def w1_trajectory(step: Step, snapshots: list[dict], test: Tensor, meta: DataMet
     Loads each snapshot into the step's generator: call it after every
     measurement of the final weights.
     """
-    real = _snapshot_real(test, meta, n, seed)
+    real = snapshot_reference(test, meta, n, seed)
     out = []
     for snap in snapshots:
         step.generator().load_state_dict(snap["state"])
         out.append({"step": snap["step"], "w1": _generator_w1(step, real, meta, n, seed)})
     return out
-
-
-@torch.no_grad()
-def snapshot_w1_sd(step: Step, test: Tensor, meta: DataMeta, n: int, seed: int, draws: int) -> Optional[float]:
-    """Sample sd of the exact W1 between n samples of the current generator and the snapshots' held-out
-    subset (as in w1_trajectory), over `draws` noise streams other than the snapshots' own: how much one
-    snapshot's W1 moves with no training at all (pipeline/convergence.py). None for fewer than 2 draws."""
-    if draws < 2:
-        return None
-    real = _snapshot_real(test, meta, n, seed)
-    return float(np.std([_generator_w1(step, real, meta, n, seed + 1000 + k) for k in range(draws)], ddof=1))
 
 
 LATE = 0.1  # "late" snapshots: from this fraction of the run on (EstimateVsW1.spearman_late)
@@ -183,9 +167,12 @@ def evaluate_model(ckpt: dict, train: TrainRecord, prepared: Prepared, stats: Re
         if MODELS[train.model].latent:
             x = test[subset(len(test), p.loglik.max_points, seed + 3)].to(device)
             record.likelihood = likelihood(step, x, p.loglik, seed, p.ais)
-        sd = snapshot_w1_sd(step, test, meta, p.snapshot_samples, seed, p.snapshot_noise_draws)
-        record.snapshot_w1_sd = None if sd is None else round(sd, 6)
     traj, record.estimate_vs_w1 = estimate_vs_w1(step, ckpt, log_rows, test, meta, p, seed)  # loads the snapshots
-    record.trajectory = [SnapshotW1(r["step"], r["w1"], r["estimate"]) for r in traj]
+    # every compute point names the snapshot step that reached it (a step may stand for two close points)
+    by_step = {r["step"]: r for r in traj}
+    traj = [by_step[s] | {"gflop": g} for g, s in zip(train.points_gflop, train.snapshot_steps) if s in by_step]
+    record.trajectory = [SnapshotW1(r["step"], r["w1"], r["estimate"], r["gflop"]) for r in traj]
+    record.flops, record.budget_gflop, record.train_seconds = train.flops, train.budget_gflop, train.seconds
+    record.train_cpu = train.cpu if train.device == "cpu" else train.device
     record.seconds = round(time.perf_counter() - t0, 2)
     return Evaluation(record, traj, preview)

@@ -408,5 +408,8 @@ def model_config(model: str, params: Params, dataset: str) -> dict:
     which a `net.arch: dcgan` config would not validate (the default datasets are not 28x28)."""
     spec = MODELS[model]
     return {"datasets": [dataset], "net": params.net.model_dump(),
-            spec.section: section(model, params, dataset).model_dump()} | {
+            # the keys every model shares come from `budget` and `train`, not from the section
+            spec.section: section(model, params, dataset).model_dump(exclude={"steps", "batch_size", "lr_decay"}),
+            "budget": {"batch_size": params.budget.batch_size},
+            "train": {"lr_schedule": params.train.lr_schedule}} | {
         k: getattr(params, k) for k in spec.top_level}

@@ -109,26 +109,36 @@ SEED_STYLES = ("-", "--", ":", "-.")  # one line style per seed (colour is the m
 SEED_MARKERS = ("o", "s", "^", "D", "v", "P")
 
 
-def w1_over_training_figure(trajectories: dict[str, list[pd.DataFrame]], floor: Optional[float]) -> Figure:
-    """Exact W1 of the generator snapshots against generator steps (log scale): the mean over seeds
-    with a band of ± one std, every model on one axis (one quantity, one unit), the real-data floor."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+def w1_vs_compute_figure(trajectories: dict[str, list[pd.DataFrame]], floor: Optional[float],
+                         floor_sd: Optional[float], baselines: dict[str, float], seconds: dict[str, float],
+                         title: str) -> Figure:
+    """The headline figure: exact W1 of the generator snapshots against training compute (GFLOP, log scale).
+    Every model overlaid, its mean over seeds as a line and each seed as a thin one; the real-data floor at
+    the snapshots' sample size (± its sampling sd) and each baseline as horizontal lines. `seconds`: each
+    model's mean training wall time for the whole budget on this machine, for the legend."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
     for name, trajs in trajectories.items():
         frames = [t for t in trajs if len(t)]
         if not frames:
             continue
-        g = pd.concat(frames).groupby("step")["w1"]
-        mean, std = g.mean(), g.std(ddof=1).fillna(0.0)
         c = MODELS[name].color
-        ax.plot(mean.index, mean.values, color=c, lw=1.5, label=f"{MODELS[name].label} (n={len(frames)})")
-        ax.fill_between(mean.index, (mean - std).values, (mean + std).values, color=c, alpha=0.2, lw=0)
+        for t in frames:
+            ax.plot(t["gflop"], t["w1"], color=c, lw=0.6, alpha=0.35)
+        mean = pd.concat(frames).groupby("gflop")["w1"].mean()
+        wall = f", {seconds[name]:.0f} s" if name in seconds else ""
+        ax.plot(mean.index, mean.values, color=c, lw=1.8, marker="o", ms=2.5,
+                label=f"{MODELS[name].label} (mean of {len(frames)} seeds{wall})")
     if floor:
-        ax.axhline(floor, color="black", ls=":", lw=1, label="real data vs held-out (floor, larger sample)")
+        ax.axhline(floor, color="black", ls=":", lw=1, label="real data (floor at the snapshots' sample size)")
+        if floor_sd:
+            ax.axhspan(floor - floor_sd, floor + floor_sd, color="black", alpha=0.08, lw=0)
+    for name, value in baselines.items():
+        ax.axhline(value, color="grey", ls="--", lw=1, label=f"baseline: {name}")
     ax.set_xscale("log")
-    ax.set_xlabel("generator step (log scale)")
+    ax.set_xlabel("training compute, GFLOP (log scale; the same points for every model)")
     ax.set_ylabel("exact W1 to the held-out split")
-    ax.set_title("Exact W1 during training: mean over seeds, band = ± 1 std", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7.5)
     fig.tight_layout()
     return fig
 

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -21,8 +22,8 @@ from . import features as feat
 from . import metrics
 from .config import ClassifierParams, EvalParams, InceptionParams
 from .data import DataMeta, Prepared, to_model_space, to_unit_interval
-from .records import InceptionInfo, RealRecord
-from .scores import Reference, n_generated, sample_scores, subset
+from .records import InceptionInfo, RealRecord, SnapshotFloor
+from .scores import Reference, metric_space, n_generated, sample_scores, snapshot_reference, subset
 
 
 @dataclass
@@ -150,5 +151,18 @@ def real_statistics(prepared: Prepared, p: EvalParams, seed: int, device: torch.
     baselines = {name: sample_scores(x[:n], x[: p.sliced_samples], ref, meta, p, seed)[0]
                  for name, x in baseline_samples(meta, max(n, p.sliced_samples), seed).items()}
     record = RealRecord(meta.name, meta.kind, len(train), len(test), len(pick), floor, how, baselines,
-                        classifier_seconds=classifier["seconds"] if classifier else None)
+                        classifier_seconds=classifier["seconds"] if classifier else None,
+                        snapshot_floor=snapshot_floor(train, test, meta, p.snapshot_samples,
+                                                      max(p.snapshot_noise_draws, 2), seed))
     return stats, record
+
+
+def snapshot_floor(train: Tensor, test: Tensor, meta: DataMeta, n: int, draws: int, seed: int) -> SnapshotFloor:
+    """W1 of `draws` subsets of n training samples, and of each baseline's n samples, against the
+    snapshots' held-out subset: where a perfect generator's and a know-nothing generator's curves would lie."""
+    real = snapshot_reference(test, meta, n, seed)
+    w1 = [metrics.w1_exact(metric_space(train[subset(len(train), n, seed + 100 + k)], meta), real)
+          for k in range(draws)]
+    base = {name: round(metrics.w1_exact(metric_space(x, meta), real), 6)
+            for name, x in baseline_samples(meta, n, seed + 1).items()}
+    return SnapshotFloor(n, draws, round(float(np.mean(w1)), 6), round(float(np.std(w1, ddof=1)), 6), base)

@@ -119,6 +119,15 @@ class TrainRecord(Record):
     seconds: float  # training time, summed over a run resumed after a kill
     device: str
     message: str = ""  # why it diverged, where: "diverged at generator step N: <loss> became nan"
+    # the compute (pipeline/budget.py): matmul FLOPs of the steps kept, the data set's budget, the steps it
+    # allows, one inner and one outer update's FLOPs, and the shared compute points with their snapshot steps
+    flops: int = 0
+    budget_gflop: float = 0.0
+    planned_steps: int = 0
+    flops_inner: int = 0
+    flops_outer: int = 0
+    points_gflop: list[float] = dataclasses.field(default_factory=list)
+    snapshot_steps: list[int] = dataclasses.field(default_factory=list)
     # what was in force (None: a record from before these were kept)
     threads: Optional[int] = None  # torch.get_num_threads()
     deterministic: Optional[bool] = None  # torch.are_deterministic_algorithms_enabled()
@@ -256,24 +265,19 @@ class SnapshotW1(Record):
     step: int
     w1: float
     estimate: float
+    gflop: float = math.nan  # the compute point it stands for (the same for every model on the data set)
 
 
 @dataclasses.dataclass
 class Convergence(Record):
-    """pipeline/convergence.py: the fitted change of the snapshots' W1 over the last third of training
-    against max(robust seed-to-seed spread of the final W1, rtol * its distance to the floor, what the
-    run's snapshots resolve)."""
+    """pipeline/convergence.py: the run's state at the budget, from the fitted change of its snapshots' W1
+    over the second half of the budget against one tolerance for every model on the data set."""
 
-    converged: bool
-    change: Optional[float]  # None: too few snapshots in the window (or diverged)
-    tolerance: float  # this run's: max(shared_tolerance, resolution)
-    window_from: int  # first generator step of the window
+    state: str  # "settled", "improving", "worse" or "diverged" (convergence.STATES says them in words)
+    change: Optional[float]  # signed fitted W1 change over the window; None: too few finite snapshots
+    tolerance: float
+    window_from: float  # GFLOP where the window starts
     points: int  # snapshots in the window
-    shared_tolerance: Optional[float] = None  # every seed's: the seed spread or rtol * distance to the floor
-    resolution: Optional[float] = None  # 2 standard errors of the change from snapshot noise; None: not measured
-    # the fitted line's direction, "falling" or "rising": a run still falling may need more steps, one rising
-    # is getting worse (an oscillation or a drift), and more steps need not settle it. None: no fit
-    direction: Optional[str] = None
 
 
 @dataclasses.dataclass
@@ -295,10 +299,12 @@ class EvalRecord(Record):
     how: Optional[Measurement] = None
     likelihood: Optional[Likelihood] = None  # latent models
     trajectory: list[SnapshotW1] = dataclasses.field(default_factory=list)
-    # sd of the final generator's W1 at the snapshot sample size over fresh noise draws: how much one
-    # snapshot's W1 moves without any training (pipeline/convergence.py); None: not measured
-    snapshot_w1_sd: Optional[float] = None
     convergence: Optional[Convergence] = None
+    # the training's compute and time (TrainRecord), beside the numbers they bought
+    flops: int = 0
+    budget_gflop: float = 0.0
+    train_seconds: float = 0.0
+    train_cpu: Optional[str] = None  # where train_seconds were spent (TrainRecord.cpu)
 
     @property
     def ok(self) -> bool:
@@ -306,7 +312,12 @@ class EvalRecord(Record):
 
     @property
     def converged(self) -> bool:
-        return self.ok and self.convergence is not None and self.convergence.converged
+        """Settled at the budget (pipeline/convergence.py)."""
+        return self.ok and self.convergence is not None and self.convergence.state == "settled"
+
+    @property
+    def state(self) -> str:
+        return "diverged" if not self.ok else self.convergence.state if self.convergence else "worse"
 
     def metrics(self) -> dict[str, float]:
         """The numbers `metrics/summary.json` shows for this model (none when it diverged)."""
@@ -320,6 +331,19 @@ class EvalRecord(Record):
         if self.estimate_vs_w1.spearman is not None:
             out["estimate_w1_spearman"] = self.estimate_vs_w1.spearman
         return out
+
+
+@dataclasses.dataclass
+class SnapshotFloor(Record):
+    """The exact W1 at the generator snapshots' sample size of what is not a model: real training samples
+    (the floor; mean and sd over `draws` subsets) and each baseline, against the snapshots' held-out subset.
+    The curves' reference lines, and the scale of the run-state tolerance (pipeline/convergence.py)."""
+
+    n_samples: int
+    draws: int
+    w1: float  # mean over the draws
+    w1_sd: float  # sample sd over the draws: how much one snapshot's W1 moves by sampling alone
+    baselines: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -337,6 +361,7 @@ class RealRecord(Record):
     # score is worth when it is reached without learning the modes
     baselines: dict[str, SampleScores] = dataclasses.field(default_factory=dict)
     classifier_seconds: Optional[float] = None  # images: the domain classifier's training time
+    snapshot_floor: Optional[SnapshotFloor] = None
 
 
 def finite_or_none(v: Optional[float]) -> Optional[float]:

@@ -52,11 +52,9 @@ ModelName = Enum("ModelName", {n: n for n in NAMES}, type=str)
 
 
 def section(model: str, params, dataset: str):
-    """The model's params section (a `pipeline.config` model) as it applies to `dataset`, its
-    `per_dataset` keys applied. Here, not in pipeline.models, so that a stage's main process can
-    plan its runs without importing torch."""
-    return getattr(params, MODELS[model].section).for_dataset(dataset)
-
-
-def steps_of(model: str, params, dataset: str) -> int:
-    return section(model, params, dataset).steps
+    """The model's params section (a `pipeline.config` model) as it applies to `dataset`: its
+    `per_dataset` keys applied, and what every model shares set from `budget` and `train` (the batch
+    size, the lr schedule). Its `steps` follow from the FLOP budget (pipeline/budget.py `plan`), once the
+    nets exist. Here, not in pipeline.models, so that a stage's main process can plan without torch."""
+    own = getattr(params, MODELS[model].section).for_dataset(dataset)
+    return own.model_copy(update={"batch_size": params.budget.batch_size, "lr_decay": params.train.lr_schedule})

@@ -15,8 +15,9 @@ from typing import Callable, Optional
 
 import yaml
 
-from .convergence import TAIL, tail_trend
-from .records import Convergence, EvalRecord, Measurement, RealRecord, SampleScores, TrainRecord
+from . import findings
+from .convergence import STATES
+from .records import EvalRecord, Measurement, RealRecord, SampleScores, TrainRecord
 from .registry import MODELS
 from .seedstats import Paired, Spread, paired_test, spread
 
@@ -57,7 +58,15 @@ class ModelResult:
 
     @property
     def n_converged(self) -> int:
+        """Runs settled at the budget."""
         return sum(r.converged for r in self.runs)
+
+    def states(self) -> str:
+        """'settled 2, still improving 1': the runs' states at the budget."""
+        counts: dict[str, int] = {}
+        for r in self.runs:
+            counts[r.state] = counts.get(r.state, 0) + 1
+        return ", ".join(f"{STATES[k]} {n}" for k, n in counts.items())
 
 
 @dataclass
@@ -67,9 +76,13 @@ class DatasetResults:
     models: list[ModelResult]
     real: RealRecord
     figures: list[str] = field(default_factory=list)  # paths relative to the report file
-    alpha: float = 0.05  # significance level of the paired tests
-    rtol: float = 0.1  # eval.converge_rtol, for the criterion's description
-    decaying: tuple[str, ...] = ()  # models whose lr decays linearly to 0 on this data set (`lr_decay: linear`)
+    alpha: float = 0.05  # significance level of the paired tests (Holm-corrected per metric)
+    rtol: float = 0.1  # eval.settle_rtol, for the criterion's description
+    lr_schedule: str = "constant"  # train.lr_schedule, every model's
+
+    @property
+    def runs(self) -> dict[str, list[EvalRecord]]:
+        return {r.name: r.runs for r in self.models}
 
     @property
     def n_seeds(self) -> int:
@@ -174,12 +187,12 @@ def comparison_table(d: DatasetResults) -> tuple[str, list[str]]:
     mean ± std over the seeds."""
     notes: list[str] = []
     cols = [c for c in columns(notes) if c.applies(d)]
-    header = ["model", *[c.header for c in cols], "converged", "train time (s)", "steps"]
+    header = ["model", *[c.header for c in cols], "at the budget", "GFLOP", "steps", "train time (s)"]
     rows = []
     for r in d.models:
         n = len(r.runs)
-        train = [f"{r.n_converged}/{n}", ms(spread([t.seconds for t in r.trains]), 3),
-                 "/".join(sorted({str(t.steps) for t in r.trains}))]
+        train = [r.states(), fmt(spread([t.flops / 1e9 for t in r.trains]).mean),
+                 "/".join(sorted({str(t.steps) for t in r.trains})), ms(spread([t.seconds for t in r.trains]), 3)]
         diverged = n - len(r.ok_runs)
         if r.ok:
             label = r.name + (f" (**{diverged} of {n} seeds diverged**)" if diverged else "")
@@ -187,8 +200,8 @@ def comparison_table(d: DatasetResults) -> tuple[str, list[str]]:
         else:
             rows.append([f"{r.name} (**diverged in every seed**)", *["diverged" for _ in cols], *train])
     rows.append(["real data: training split vs held-out", *[c.ref(d.real.floor, d.real) for c in cols],
-                 DASH, DASH, DASH])
-    rows += [[f"baseline: {name}", *[c.ref(sc, d.real) for c in cols], DASH, DASH, DASH]
+                 DASH, DASH, DASH, DASH])
+    rows += [[f"baseline: {name}", *[c.ref(sc, d.real) for c in cols], DASH, DASH, DASH, DASH]
              for name, sc in d.real.baselines.items()]
     return _table(header, rows), notes
 
@@ -212,59 +225,45 @@ def _test_words(p: Paired) -> str:
     return f"paired t-test over {p.n} seeds, p = {fmt(p.p, 2)}"
 
 
-def _versus(best: ModelResult, others: list[ModelResult], key: str, alpha: float, lower: bool = True) -> str:
-    """Which of `others` the best model is separated from by a paired test, and which not."""
-    won, tied = [], []
-    for o in others:
-        p = paired_test(best.per_seed(key), o.per_seed(key))
-        (won if p.separates(alpha) and (p.mean_diff < 0) == lower else tied).append(f"{o.name} ({_test_words(p)})")
-    out = []
+def _comparison_words(c, lower: bool) -> str:
+    """'gan: difference -0.04 [-0.07, -0.01], p = 0.01, Holm p = 0.03'."""
+    if c.p is None:
+        return f"{c.other} (paired test undefined over {c.n} seeds)"
+    ci = f" [{fmt(c.ci_low, 2)}, {fmt(c.ci_high, 2)}]" if c.ci_low is not None else ""
+    return f"{c.other} ({fmt(c.mean_diff, 2)}{ci}, Holm p = {fmt(c.p_holm, 2)})"
+
+
+def verdict_line(v: findings.Verdict, alpha: float) -> str:
+    """The best model on one metric, what it is separated from after Holm's correction, and for the rest
+    the smallest difference these seeds could have detected."""
+    best = "Lowest" if v.lower_is_better else "Highest"
+    won = [c for c in v.comparisons if c.separated]
+    tied = [c for c in v.comparisons if not c.separated]
+    line = f"{best} mean {v.label}: {v.best} ({ms(v.best_value)})"
     if won:
-        out.append(f"{'lower' if lower else 'higher'} than {', '.join(won)}")
+        line += (f"; {'below' if v.lower_is_better else 'above'} " + ", ".join(
+            _comparison_words(c, v.lower_is_better) for c in won))
     if tied:
-        out.append(f"not distinguishable at alpha = {fmt(alpha)} from {', '.join(tied)}")
-    return "; ".join(out)
+        mdd = [c.mdd for c in tied if c.mdd is not None]
+        line += ("; not separated at alpha = " + fmt(alpha) + " (Holm) from "
+                 + ", ".join(_comparison_words(c, v.lower_is_better) for c in tied))
+        if mdd:
+            line += (f": these seeds detect a true difference of {fmt(min(mdd), 2)}"
+                     + (f" to {fmt(max(mdd), 2)}" if max(mdd) != min(mdd) else "")
+                     + f" with {100 * findings.POWER:.0f}% power, and a smaller one is not ruled out")
+    if v.floor is not None:
+        line += f". Real data: {fmt(v.floor)}"
+    if v.baselines:
+        line += "; " + ", ".join(f"baseline {n}: {fmt(b)}" for n, b in v.baselines.items())
+    return line + "."
 
 
-def _best(d: DatasetResults, key: str, label: str, lower: bool) -> tuple[list[tuple[ModelResult, Spread]], str]:
-    """The models ranked on `key` (best first), and the line naming the best one with its paired tests
-    against every other ("" with fewer than two models)."""
-    ranked = _ranked(d, key, lower)
-    if len(ranked) < 2:
-        return ranked, ""
-    (best, bv) = ranked[0]
-    return ranked, (f"{'Lowest' if lower else 'Highest'} mean {label}: {best.name} ({ms(bv)} over {bv.n} seeds); "
-                    "it is " + _versus(best, [r for r, _ in ranked[1:]], key, d.alpha, lower))
-
-
-def _rankings(d: DatasetResults) -> list[str]:
-    """The best model on each distance and share, tested against every other, and against real data."""
-    out, orders = [], {}
-    for key, label in METRIC_NAMES.items():
-        ranked, line = _best(d, key, label, lower=True)
-        if not line:
-            continue
-        orders[key] = [r.name for r, _ in ranked]
-        (best, bv), fl = ranked[0], getattr(d.real.floor, key)
-        if fl:
-            line += f". The real-data floor is {fmt(fl)}: {best.name} is at {fmt(bv.mean / fl)}x the floor"
-        out.append(line + ".")
-    for key, label in SHARE_NAMES.items():
-        _, line = _best(d, key, label, lower=False)
-        real = getattr(d.real.floor, key)
-        if line and real is not None:
-            line += f". Real data scores {fmt(real)} with these sample sizes"
-        if line:
-            out.append(line + ".")
-    if "w1" in orders:
-        same = [METRIC_NAMES[k] for k in orders if k != "w1" and orders[k] == orders["w1"]]
-        if same:
-            out.append(f"By their means, {', '.join(same)} rank{'s' if len(same) == 1 else ''} the models as W1 does "
-                       f"({' < '.join(orders['w1'])}).")
-        for k in [k for k in orders if k != "w1" and orders[k] != orders["w1"]]:
-            out.append(f"By their means, {METRIC_NAMES[k]} ranks them {' < '.join(orders[k])}, unlike W1 "
-                       f"({' < '.join(orders['w1'])}).")
-    return out
+def _verdicts(d: DatasetResults) -> tuple[list[str], list[str]]:
+    """(headline lines, lines of metrics that a baseline which learned no mode scores as well on)."""
+    head, other = [], []
+    for v in findings.verdicts(d.runs, d.real, d.alpha):
+        (head if v.headline else other).append(verdict_line(v, d.alpha))
+    return head, other
 
 
 def _modes(d: DatasetResults) -> list[str]:
@@ -317,9 +316,6 @@ def _estimates(d: DatasetResults) -> list[str]:
                      + ", ".join(DASH if v is None else f"{v:.2f}" for v in late) + ").")
             if sl.mean <= -0.3:
                 line += _opposite_late(r.ok_runs, of_w1=MODELS[r.name].estimate == "w_estimate")
-            conv = [x.convergence for x in r.ok_runs if x.convergence and x.convergence.resolution is not None]
-            if r.name in d.decaying and conv:
-                line += _late_flatness(conv)
         out.append(line)
     return out
 
@@ -348,28 +344,6 @@ def _opposite_late(runs: list[EvalRecord], of_w1: bool) -> str:
     return (text + " In every seed the estimate stayed below W1 and rose toward it (its ratio to W1 from "
             + ", ".join(f"{fmt(u, 2)} to {fmt(v, 2)}" for u, v in ratio) + "): late in training its changes "
             "follow the critic's fit, how much of W1 it captures, more than how W1 itself moves.")
-
-
-# a late change within this many times the snapshots' resolution (2 standard errors of noise) is "about" noise
-ABOUT_NOISE = 1.25
-
-
-def _late_flatness(conv: list[Convergence]) -> str:
-    """For a model whose lr decays: how much W1 still moves over the last third, against what snapshot noise
-    alone moves it by. Where it moves by about that noise the late ranks are mostly noise; where it moves by
-    more, they follow a trend (a decaying lr can keep lowering W1 to the end)."""
-    pts = "/".join(map(str, sorted({c.points for c in conv})))
-    numbers = (f" Its learning rate decays to 0; over the last third of training, where {pts} of those snapshots "
-               "lie, W1 moves by " + ", ".join(fmt(c.change, 2) for c in conv) + " per seed, against "
-               + ", ".join(fmt(c.resolution, 2) for c in conv) + " that snapshot noise alone moves it by "
-               "(2 standard errors)")
-    noisy = [c.change <= ABOUT_NOISE * c.resolution for c in conv]
-    if all(noisy):
-        return numbers + ": about that noise, so the ranks there are mostly noise."
-    if not any(noisy):
-        return numbers + ": more than that noise, so the ranks there follow a trend."
-    return (numbers + f": about that noise in {sum(noisy)} of {len(conv)} seeds, whose ranks there are mostly "
-            "noise, more in the others, whose ranks follow a trend.")
 
 
 def _strength(r: float) -> str:
@@ -455,56 +429,20 @@ def _elbo_on(x, key: str) -> float:
     return x.likelihood.elbo
 
 
-def _estimate_fell(x: EvalRecord) -> str:
-    """For a run whose W1 rose over the convergence window: whether its own training estimate, a distance
-    that falls as the fit improves (not an ELBO), fell over the same snapshots, fitted the same way. If so
-    the signal the generator trains on pointed the other way: it did not see what was getting worse."""
-    spec = MODELS.get(x.model)
-    if spec is None or spec.elbo_kind or not x.trajectory:
-        return ""
-    steps, est = [s.step for s in x.trajectory], [s.estimate for s in x.trajectory]
-    trend = tail_trend(steps, est, x.train_steps)
-    window = [e for s, e in zip(steps, est) if s >= TAIL * x.train_steps and math.isfinite(e)]
-    if trend is None or trend.rising or not window or sum(window) <= 0:
-        return ""
-    fell = 100 * trend.change / (sum(window) / len(window))
-    return (f" Over the same steps its {spec.estimate_label} fell, by {fell:.0f}% of its mean there: the "
-            "signal the generator trains on did not see what was getting worse.")
-
-
-def _unconverged(c: Convergence, x: Optional[EvalRecord] = None, decaying: bool = False) -> str:
-    """Why a run failed the criterion, in the words its trend's direction calls for: a run still
-    falling was cut short (`decaying`: while its lr fell to 0); one rising was getting worse, and a longer
-    budget need not settle it."""
-    if c.change is None:
-        return f"too few snapshots to fit (tolerance {fmt(c.tolerance)})."
-    if c.direction == "rising":
-        return (f"W1 rose by {fmt(c.change)} (tolerance {fmt(c.tolerance)}): the run was getting worse when "
-                "training stopped, so its numbers depend on where it stopped, and more steps need not settle it."
-                + ("" if x is None else _estimate_fell(x)))
-    falling = c.direction == "falling"
-    # a shrinking lr lowers W1 by itself (less optimiser noise): still falling as it reaches 0, a longer run
-    # would likely end lower
-    why = (" as its learning rate fell to 0; a longer run would likely end lower, so" if decaying and falling
-           else ";")
-    return (f"W1 {'was still falling, by' if falling else 'moved by'} {fmt(c.change)} (tolerance "
-            f"{fmt(c.tolerance)}){why} its numbers measure the step budget as much as the method.")
-
-
-def _convergence(d: DatasetResults) -> list[str]:
-    parts = [f"{r.name} {r.n_converged}/{len(r.runs)}" for r in d.models]
-    out = [f"Converged (the criterion under How it was measured): {', '.join(parts)}."]
+def _states(d: DatasetResults) -> list[str]:
+    """Each model's runs at the budget, and for every run not settled, by how much and which way W1 moved."""
+    out = ["At the budget (the rule under How it was measured): " + "; ".join(
+        f"{r.name}: {r.states()}" for r in d.models) + "."]
     for r in d.models:
         for x in r.runs:
             c = x.convergence
-            if x.ok and c is not None and not c.converged:
-                out.append(f"**{r.name} seed {x.seed} did not converge**: over generator steps {c.window_from}-"
-                           f"{x.train_steps} {_unconverged(c, x, r.name in d.decaying)}")
-            elif x.converged and c.shared_tolerance is not None and c.change >= c.shared_tolerance:
-                out.append(f"{r.name} seed {x.seed} converged within its snapshots' noise: over generator steps "
-                           f"{c.window_from}-{x.train_steps} W1 moved by {fmt(c.change)}, more than the seeds' "
-                           f"tolerance {fmt(c.shared_tolerance)} but less than the {fmt(c.resolution)} that "
-                           "snapshot noise alone moves it by (2 standard errors).")
+            if x.ok and c is not None and c.state != "settled":
+                moved = "no finite W1 to fit" if c.change is None else \
+                    f"W1 moved by {fmt(c.change, 2)} against a tolerance of ± {fmt(c.tolerance, 2)}"
+                what = ("more compute would likely lower it further" if c.state == "improving" else
+                        "its numbers depend on where the budget cut it")
+                out.append(f"{r.name} seed {x.seed} was {STATES[c.state]} at the budget: over "
+                           f"{fmt(c.window_from)}-{fmt(x.budget_gflop)} GFLOP {moved}; {what}.")
     return out
 
 
@@ -512,7 +450,11 @@ def reading(d: DatasetResults) -> list[str]:
     """Bullet points computed from the numbers (lower is better for every distance)."""
     out = [f"{r.name} seed {x.seed} diverged after {x.train_steps} generator steps ({x.message or 'no message'}); "
            "it has no metrics and is left out of the means." for r in d.models for x in r.runs if not x.ok]
-    out += _convergence(d) + _rankings(d) + _modes(d) + _estimates(d) + _likelihoods(d)
+    head, other = _verdicts(d)
+    out += _states(d) + head
+    if other:
+        out += [f"Not a headline, since a baseline that learned no mode scores as well: {line}" for line in other]
+    out += _modes(d) + _estimates(d) + _likelihoods(d)
     times = sorted((spread([t.seconds for t in r.trains if t.ok]).mean, r.name) for r in d.models if r.ok)
     if len(times) >= 2 and times[0][0] != times[-1][0]:
         out.append(f"Training took {fmt(times[0][0])} s ({times[0][1]}) to {fmt(times[-1][0])} s ({times[-1][1]}) "
@@ -589,28 +531,57 @@ def _how_measured(d: DatasetResults) -> list[str]:
         "diverged). Every run is evaluated on the same held-out points with the same generator noise, so the "
         "runs of two models at one seed form a pair.",
         f"- A model is called better than another only when a two-sided paired t-test over the seeds separates "
-        f"them at alpha = {fmt(d.alpha)}; otherwise the text says they are not distinguishable. With n seeds the "
-        "test has n - 1 degrees of freedom.",
-        "- Converged: over the last third of a run's generator steps, the least-squares line through its "
-        "snapshots' exact W1 changes by less than max(the seed-to-seed spread of the final W1 (1.4826 x its "
-        f"median absolute deviation: one collapsed seed does not widen it), {fmt(d.rtol)} x (the median final W1 "
-        "- the real-data floor's W1), 2 standard errors of that change from the snapshots' sampling noise alone "
-        "(the sd of the final generator's W1 at the snapshot sample size over fresh noise draws; a smaller trend "
-        "is what a generator whose distribution no longer changes shows too, as SGD keeps moving its weights)) "
-        "(pipeline/convergence.py).",
+        f"them at alpha = {fmt(d.alpha)} after Holm's correction (Holm 1979) over that metric's comparisons on "
+        "this data set; the brackets give the 95% confidence interval of the mean paired difference "
+        "(best minus other, t distribution with n - 1 degrees of freedom). For a pair not separated, the text "
+        "gives the smallest true difference the seeds could have detected with 80% power at the strictest Holm "
+        f"level (noncentral t). {_power_words(d)}",
+        "- Headline metrics: a metric is a headline only where every baseline (a generator that knows the "
+        "support but learned no mode) scores worse than the best model; the others stay in the table and are "
+        "listed as not separating learning from no learning.",
+        "- Compute: every model trains for the same matmul FLOPs, forward and backward of every network pass in "
+        "its steps, counted with torch's FLOP formulas on the model's own nets (pipeline/budget.py); the same "
+        "batch size for every model; snapshots at the same compute points, half an octave apart and evenly "
+        "over the budget's second half. The GFLOP column is what each run used (within one step of the budget).",
+        "- At the budget: over the budget's second half, the least-squares line through a run's snapshot W1 "
+        "against compute changes by less than the tolerance (settled), falls by more (still improving) or rises "
+        f"by more (getting worse). The tolerance is the same for every model: max({fmt(d.rtol)} x the real-data "
+        "floor's W1 at the snapshots' sample size, 2 standard errors of the fitted change when every snapshot "
+        "carries the floor's sampling noise) (pipeline/convergence.py).",
+        f"- Learning rate: {d.lr_schedule} for every model (`train.lr_schedule`).",
     ]
-    if d.decaying:
-        lines.append(f"- Learning rate: constant, except for {', '.join(d.decaying)}, whose optimisers' learning rates "
-                     "fall linearly from their initial values to 0 over the run (`lr_decay: linear`, as in the "
-                     "WGAN-GP authors' gan_cifar_resnet.py). Such a run settles as its learning rate shrinks: "
-                     "converged there says that its final model stopped moving, not that more steps at a constant "
-                     "learning rate would gain nothing (params.yaml compares the two at the same budget).")
     e = next((r.eval.estimate_vs_w1 for r in d.models if r.eval.estimate_vs_w1.n_samples), None)
     if e:
         lines.append(f"- During training: exact W1 of {e.n_samples} samples of each generator snapshot "
                      "against the held-out split, next to the training log's estimate averaged over the "
                      "half-interval before the snapshot.")
     return lines
+
+
+def _power_words(d: DatasetResults) -> str:
+    p = findings.power(d.n_seeds, d.alpha)
+    if p.mdd_in_sd is None:
+        return f"With {d.n_seeds} seed(s) no paired test is possible."
+    return (f"With {d.n_seeds} seeds a single paired t-test at alpha = {fmt(d.alpha)} detects a difference of "
+            f"{fmt(p.mdd_in_sd, 3)} standard deviations of the paired differences with 80% power, and has "
+            f"{fmt(100 * p.power_at_one_sd, 2)}% power against one standard deviation.")
+
+
+def anytime_table(d: DatasetResults) -> str:
+    """W1 at 1/4, 1/2 and all of the budget (snapshot W1, mean ± std over seeds, rank), and each model's state."""
+    rows = []
+    budget = max((x.budget_gflop for r in d.models for x in r.runs), default=0.0)
+    for row in findings.anytime(d.runs):
+        cells = [f"{ms(c.w1)} (#{c.rank})" if c.rank else DASH for c in row.cells]
+        rows.append([row.model, *cells, ", ".join(f"{STATES[k]} {n}" for k, n in row.states.items()),
+                     ms(row.seconds, 3)])
+    fl = d.real.snapshot_floor
+    if fl is not None:
+        rows.append(["real data (floor)", *[f"{fmt(fl.w1)} ± {fmt(fl.w1_sd, 2)}"] * 3, DASH, DASH])
+        rows += [[f"baseline: {n}", *[fmt(v)] * 3, DASH, DASH] for n, v in fl.baselines.items()]
+    header = ["model", *[f"W1 at {fmt(s * budget)} GFLOP ({'1/4' if s == 0.25 else '1/2' if s == 0.5 else 'budget'})"
+                         for s in findings.ANYTIME], "at the budget", "train time (s)"]
+    return _table(header, rows)
 
 
 def _environment(d: DatasetResults) -> list[str]:
@@ -631,18 +602,34 @@ def _environment(d: DatasetResults) -> list[str]:
 
 
 def render_dataset(d: DatasetResults, params: dict) -> str:
-    """One data set's report: table, reading, figures, how it was measured, params, environment."""
+    """One data set's report: the quality-against-compute figure and the anytime table first, then the
+    verdicts, the full table at the budget, the rest of the reading, figures, method, params, environment."""
     table, notes = comparison_table(d)
-    parts = [f"# {d.name}: GAN vs WGAN vs AVB (and a VAE baseline)", "",
-             f"Every model cell is the mean ± std over {d.n_seeds} seeds. Lower is better for every distance "
-             "(FID, W1); higher for precision, recall, modes, high-quality share, ELBO and log-likelihood. The "
-             "real-data row is real data against real data: the best a generator can score with these sample sizes. "
-             "A baseline row is a generator that knows the data's support but learned nothing else: what a score is "
-             "worth without learning the modes.", "", table, ""]
+    n_snap = next((x.estimate_vs_w1.n_samples for r in d.models for x in r.runs if x.estimate_vs_w1.n_samples), 0)
+    budget = max((x.budget_gflop for r in d.models for x in r.runs), default=0.0)
+    compute = next((f for f in d.figures if f.endswith("w1_vs_compute.png")), None)
+    parts = [f"# {d.name}: GAN, WGAN, WGAN-GP, AVB and a VAE at equal compute", "",
+             f"Every model trained for the same {fmt(budget)} GFLOP on {d.name} ({d.n_seeds} seeds each). "
+             "Quality against compute is the result: a model still improving at the budget is a finding, "
+             "not a reason to give it more.", ""]
+    if compute:
+        parts += [f"![W1 against training compute]({compute})", ""]
+    parts += [f"Exact W1 of {n_snap} samples of each generator snapshot against the held-out split (lower is "
+              "better), mean ± std over seeds, with each model's rank by its mean at that budget:", "",
+              anytime_table(d), ""]
+    head, _ = _verdicts(d)
+    parts += ["## Verdicts at the budget", ""] + [f"- {line}" for line in head]
+    parts += ["", "## Every metric at the budget", "",
+              f"Every model cell is the mean ± std over {d.n_seeds} seeds, measured on {d.real.how.n_generated} "
+              "samples of the final generator. Lower is better for every distance (FID, W1); higher for precision, "
+              "recall, modes, high-quality share, ELBO and log-likelihood. The real-data row is real data against "
+              "real data: the best a generator can score with these sample sizes. A baseline row is a generator "
+              "that knows the data's support but learned nothing else.", "", table, ""]
     parts += [f"[{i + 1}] {n}" for i, n in enumerate(notes)]
     parts += ["", "## Reading", ""] + [f"- {s}" for s in reading(d)]
-    if d.figures:
-        parts += ["", "## Figures", ""] + [f"![{f.rsplit('/', 1)[-1][:-4]}]({f})\n" for f in d.figures]
+    rest = [f for f in d.figures if f != compute]
+    if rest:
+        parts += ["", "## Figures", ""] + [f"![{f.rsplit('/', 1)[-1][:-4]}]({f})\n" for f in rest]
     parts += ["", "## How it was measured", ""] + _how_measured(d)
     parts += ["", "## Params", "", "```yaml", yaml.safe_dump(params, sort_keys=False).rstrip(), "```"]
     parts += ["", "## Versions and device", ""] + _environment(d)
@@ -650,28 +637,24 @@ def render_dataset(d: DatasetResults, params: dict) -> str:
 
 
 def render_index(results: list[DatasetResults], links: dict[str, str]) -> str:
-    """The index: one row per data set, linking its report, with the leader on each distance."""
+    """The index: one row per data set, linking its report, with the leader on each headline metric (a metric a
+    no-learning baseline scores as well on is not one) and the runs' states at the budget."""
     rows = []
     for d in results:
-        cells = [f"[{d.name}]({links[d.name]})"]
-        for key in ("w1", "fid_domain"):
-            ranked = _ranked(d, key)
-            cells.append(f"{ranked[0][0].name} ({ms(ranked[0][1])})" if ranked else DASH)
+        budget = max((x.budget_gflop for r in d.models for x in r.runs), default=0.0)
+        heads = {v.metric: v for v in findings.verdicts(d.runs, d.real, d.alpha) if v.headline}
+        w1 = heads.get("w1")
+        lead = DASH if w1 is None else f"{w1.best} ({ms(w1.best_value)})" + (
+            "" if all(c.separated for c in w1.comparisons) else
+            ", not separated from " + ", ".join(c.other for c in w1.comparisons if not c.separated))
         div = [f"{r.name} seed {x.seed}" for r in d.models for x in r.runs if not x.ok]
-        cells.append(", ".join(div) or "none")
-        cells.append(", ".join(f"{r.name} {r.n_converged}/{len(r.runs)}" for r in d.models
-                               if r.n_converged < len(r.runs)) or "all")
-        rows.append(cells)
-    # one total, computed, so that no reader (or README) has to add up the column by hand
-    converged = sum(r.n_converged for d in results for r in d.models)
-    runs = sum(len(r.runs) for d in results for r in d.models)
+        states = "; ".join(f"{r.name}: {r.states()}" for r in d.models)
+        rows.append([f"[{d.name}]({links[d.name]})", fmt(budget), lead, ", ".join(div) or "none", states])
     return "\n".join([
         "# Reports", "",
-        "Each data set's report holds the comparison table, a reading computed from it, the figures, "
-        "the params and the versions that produced them.", "",
-        _table(["data set", "lowest mean W1", "lowest mean domain FID", "diverged runs", "seeds converged, where not all"],
-               rows), "",
-        "Lowest by the mean over seeds; whether that lead is more than seed-to-seed noise is in each report.", "",
-        f"Runs marked converged, over every data set, model and seed: {converged} of {runs} (diverged runs count "
-        "as not converged; the criterion is under How it was measured in each report).", "",
+        "Every model on a data set trains for the same FLOP budget; each report opens with W1 against training "
+        "compute and a table of W1 at a quarter, half and all of the budget, then the Holm-corrected verdicts, "
+        "every metric, the figures, the params and the versions that produced them.", "",
+        _table(["data set", "GFLOP per model", "lowest mean W1 (Holm-corrected paired tests)", "diverged runs",
+                "runs at the budget"], rows), "",
     ])

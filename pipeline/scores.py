@@ -70,6 +70,12 @@ def subset(n_total: int, n: int, seed: int) -> Tensor:
     return torch.randperm(n_total, generator=torch.Generator().manual_seed(seed))[:n]
 
 
+def snapshot_reference(test: Tensor, meta: DataMeta, n: int, seed: int) -> np.ndarray:
+    """The held-out subset every generator snapshot's W1 is measured against (the same for every model,
+    and for the floor at the snapshots' sample size)."""
+    return metric_space(test[subset(len(test), n, seed + 2)], meta)
+
+
 def n_generated(p: EvalParams, meta: DataMeta) -> int:
     """Generated samples per model: `eval.n_samples`, but no more than the training split has, so the
     real-data floor (training samples in their place) is measured with the same sample size."""

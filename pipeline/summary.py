@@ -4,7 +4,9 @@ Nested as {dataset: {model: {metric: {mean, std, n}, "converged": share}, "real"
 "theory": {part: {metric: {mean, std, n}}}}, which `dvc exp show` flattens to
 columns such as `ring8.wgan.w1.mean`: mean and sample std over the seeds in params
 `seeds`, n the seeds with a finite value (a diverged run has none); `converged` is
-the share of seeds whose run converged (pipeline/convergence.py). Per-seed values
+the share of seeds whose run settled at the budget (pipeline/convergence.py);
+`gflop.mean` the training FLOPs the runs used and `gflop.budget` the data set's budget;
+`w1_at_25pct` and `w1_at_50pct` the snapshot W1 at a quarter and half of it. Per-seed values
 stay in the records. Descriptions (devices, versions, timings, sample counts) stay
 in the records beside it, so
 a rerun that changes nothing leaves this file, and `dvc exp show --only-changed`, quiet.
@@ -46,7 +48,19 @@ def over_seeds(runs: list[EvalRecord]) -> dict:
         if sp.n:
             out[key] = {"mean": _g(sp.mean), "std": _g(sp.std), "n": sp.n}
     out["converged"] = _g(sum(r.converged for r in runs) / len(runs)) if runs else 0.0
+    # the compute each run used (the same budget for every model, within one step) and what it cost here
+    out["gflop"] = {"mean": _g(spread([r.flops / 1e9 for r in runs]).mean), "budget": _g(runs[0].budget_gflop)} \
+        if runs else {}
+    for share in (0.25, 0.5):  # the anytime table's W1 at a part of the budget (snapshot W1)
+        sp = spread([_snapshot_at(r, share) for r in runs if r.ok])
+        if sp.n:
+            out[f"w1_at_{int(100 * share)}pct"] = {"mean": _g(sp.mean), "std": _g(sp.std), "n": sp.n}
     return out
+
+
+def _snapshot_at(r: EvalRecord, share: float) -> Optional[float]:
+    target = share * r.budget_gflop
+    return next((t.w1 for t in r.trajectory if math.isclose(t.gflop, target, rel_tol=1e-6)), None)
 
 
 def summary(evals: Iterable[EvalRecord], reals: Iterable[RealRecord],

@@ -75,15 +75,6 @@ def spaced_steps(total: int, n: int, log: bool = False, first: int = 1) -> list[
     return sorted({max(1, round(total * (i + 1) / n)) for i in range(n)})
 
 
-def snapshot_steps(total: int, n_log: int, n_tail: int) -> list[int]:
-    """Generator steps to snapshot: `n_log` log-spaced from step 10 (the estimate-vs-W1 claim is about the
-    whole run, and most change is early) and `n_tail` evenly over the last third (the convergence check
-    fits a line through those: pipeline/convergence.py). The last step is always one of them."""
-    tail = [round(total * (2 / 3 + i / (3 * (n_tail - 1)))) for i in range(n_tail)] if n_tail > 1 else []
-    return sorted(set(spaced_steps(total, n_log, log=True, first=10)) | {max(1, t) for t in tail}
-                  | ({total} if n_log or n_tail else set()))
-
-
 class _LogRows:
     """Losses since the last log row, kept as tensors so the loop never waits on `.item()`; at each
     row they are checked for NaN/inf (so a divergence is pinned to its exact step) and averaged.

@@ -37,7 +37,7 @@ def main(
     The runs (data sets x seeds) share `train.workers` processes, as in training.
     """
     from pipeline import io
-    from pipeline.convergence import mark_convergence
+    from pipeline.convergence import STATES, run_state
     from pipeline.records import RealRecord
 
     params = params_or_exit()
@@ -54,13 +54,15 @@ def main(
     for ds in datasets:
         mine = [r for r in results if r.record.dataset == ds]
         records = [r.record for r in mine]
-        mark_convergence(records, params.eval.converge_rtol, RealRecord.read(real_record_path(ds)).floor.w1)
+        floor = RealRecord.read(real_record_path(ds)).snapshot_floor
         for r in records:
+            r.convergence = run_state([t.gflop for t in r.trajectory], [t.w1 for t in r.trajectory],
+                                      r.budget_gflop, floor, params.eval.settle_rtol, r.ok)
             r.write(eval_record_path(ds, m, r.seed))
             info(f"evaluate {m}/{ds} seed {r.seed} in {r.seconds}s: {r.metrics()}")
         io.write_text(eval_trajectory_path(ds, m), _mean_trajectory(records).to_csv(index=False))
         io.write_npy(samples_path(ds, m), mine[0].preview)
-        info(f"evaluate {m}/{ds}: converged in {sum(r.converged for r in records)}/{len(records)} seeds")
+        info(f"evaluate {m}/{ds} at the budget: " + ", ".join(f"seed {r.seed} {STATES[r.state]}" for r in records))
 
 
 def _evaluate_one(m: str, ds: str, seed: int):
@@ -90,12 +92,12 @@ def _evaluate_one(m: str, ds: str, seed: int):
 
 
 def _mean_trajectory(records):
-    """step, w1 and estimate: mean and std over the seeds that reached each snapshot."""
+    """gflop (the shared compute points), w1 and estimate: mean and std over the seeds that reached each."""
     import pandas as pd
 
-    rows = [{"step": t.step, "w1": t.w1, "estimate": t.estimate} for r in records for t in r.trajectory]
-    frame = pd.DataFrame(rows, columns=["step", "w1", "estimate"])
-    g = frame.groupby("step")
+    rows = [{"gflop": t.gflop, "w1": t.w1, "estimate": t.estimate} for r in records for t in r.trajectory]
+    frame = pd.DataFrame(rows, columns=["gflop", "w1", "estimate"])
+    g = frame.groupby("gflop")
     out = pd.DataFrame({"w1": g.w1.mean(), "w1_std": g.w1.std(ddof=1), "estimate": g.estimate.mean(),
                         "estimate_std": g.estimate.std(ddof=1), "seeds": g.w1.count()}).reset_index()
     return out.round(6)

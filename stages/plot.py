@@ -14,7 +14,7 @@ def main(
     dataset: Annotated[Optional[Dataset], typer.Option(help="Only this data set (dvc.yaml: one stage each); "
                                                             "default: every data set in params.")] = None,
 ) -> None:
-    """Draw reports/figures/DATASET/{samples,curves,w1_over_training,estimate_vs_w1}.png for every data set.
+    """Draw reports/figures/DATASET/{w1_vs_compute,samples,curves,estimate_vs_w1}.png for every data set.
 
     Reads only other stages' outputs: the evaluation's samples, records and
     snapshot tables, and the training logs.
@@ -49,13 +49,23 @@ def main(
         logs = {m: [pd.read_csv(log_path(ds, m, s)) for s in params.seeds] for m in MODELS}
         all_diverged = {m: "every seed diverged" for m, rs in records.items() if not any(r.ok for r in rs)}
         io.write_png(figure_path(ds, "curves"), plots.curves_figure(logs, all_diverged))
-        traj = {m: [pd.DataFrame([t.to_json() for t in r.trajectory], columns=["step", "w1", "estimate"])
+        traj = {m: [pd.DataFrame([t.to_json() for t in r.trajectory], columns=["step", "w1", "estimate", "gflop"])
                     for r in rs] for m, rs in records.items()}
-        floor = RealRecord.read(real_record_path(ds)).floor.w1
-        io.write_png(figure_path(ds, "w1_over_training"), plots.w1_over_training_figure(traj, floor))
+        fl = RealRecord.read(real_record_path(ds)).snapshot_floor
+        secs = {m: float(np.mean([r.train_seconds for r in rs])) for m, rs in records.items()}
+        budget = max(r.budget_gflop for rs in records.values() for r in rs)
+        title = (f"{ds}: exact W1 against training compute, {budget:g} GFLOP for every model (thin lines: seeds)\n"
+                 f"training seconds per seed on {_machine(records)}, one thread each")
+        io.write_png(figure_path(ds, "w1_vs_compute"), plots.w1_vs_compute_figure(
+            traj, fl.w1 if fl else None, fl.w1_sd if fl else None, fl.baselines if fl else {}, secs, title))
         # The claim under test (Arjovsky et al. 2017, section 4.2): WGAN's critic estimate tracks
         # sample quality; the GAN's JS estimate beside it does not have to. Latent models log an ELBO.
         est = {m: [(lg, tr, r.estimate_vs_w1, r.seed) for lg, tr, r in zip(logs[m], traj[m], records[m])]
                for m, spec in MODELS.items() if not spec.latent}
         io.write_png(figure_path(ds, "estimate_vs_w1"), plots.estimate_vs_w1_figure(est))
         info(f"plot/{ds}: {figure_path(ds, '*')}")
+
+
+def _machine(records) -> str:
+    """The CPU (or device) the training records name: the wall times are this machine's."""
+    return ", ".join(sorted({r.train_cpu or r.device for rs in records.values() for r in rs}))

@@ -40,12 +40,11 @@ def main(
 def _results(ds: str, params):
     """A data set's records, every model and seed, as the report reads them."""
     from pipeline.records import EvalRecord, RealRecord, TrainRecord
-    from pipeline.registry import MODELS, section
+    from pipeline.registry import MODELS
     from pipeline.report import DatasetResults, ModelResult
 
     models = [ModelResult([EvalRecord.read(eval_record_path(ds, m, s)) for s in params.seeds],
                           [TrainRecord.read(train_record_path(ds, m, s)) for s in params.seeds]) for m in MODELS]
     figures = [f"../figures/{ds}/{f}.png" for f in FIGURE_NAMES if figure_path(ds, f).exists()]
     return DatasetResults(ds, models[0].eval.kind, models, RealRecord.read(real_record_path(ds)), figures,
-                          alpha=params.eval.alpha, rtol=params.eval.converge_rtol,
-                          decaying=tuple(m for m in MODELS if section(m, params, ds).lr_decay == "linear"))
+                          alpha=params.eval.alpha, rtol=params.eval.settle_rtol, lr_schedule=params.train.lr_schedule)

@@ -58,12 +58,10 @@ def main(
 
 
 def longest_first(runs: list[tuple[str, str, int]], params) -> list[tuple[str, str, int]]:
-    """(model, data set, seed) runs, most generator steps first (stable): a pool that starts the
+    """(model, data set, seed) runs, largest FLOP budget first (stable): a pool that starts the
     longest runs first ends with the short ones, so its cores finish close together (Graham's
-    longest-processing-time rule; the steps stand in for the time)."""
-    from pipeline.registry import steps_of
-
-    return sorted(runs, key=lambda r: -steps_of(r[0], params, r[1]))
+    longest-processing-time rule; the budget stands in for the time)."""
+    return sorted(runs, key=lambda r: -params.budget.flops(r[1]))
 
 
 def _train_together(runs: list[tuple[str, str, int]], progress: bool, params, world) -> None:
@@ -111,14 +109,16 @@ def _train_one(m: str, ds: str, seed: int, progress: bool, position: int = 0, wo
                      resume_path(ds, m, seed)):
             io.remove_stale_temps(path)
     step, x, device = _built(m, ds, seed, params, world)
-    result = _fitted(step, x, m, ds, seed, params, device, in_force, progress, position, world)
-    record = _written(step, result, m, ds, seed, params, device, in_force, world) if main else None
+    plan = _planned(step, x, params, ds)
+    result = _fitted(step, x, plan, m, ds, seed, params, device, in_force, progress, position, world)
+    record = _written(step, result, plan, m, ds, seed, params, device, in_force, world) if main else None
     if world is not None:
         distributed.barrier()  # the outputs are written before any rank goes on
     if record is None:
         return None
     if record.ok:
-        info(f"{m}/{ds} seed {seed}: {record.steps} steps in {record.seconds:.1f}s on {device}")
+        info(f"{m}/{ds} seed {seed}: {record.steps} steps, {record.flops / 1e9:.0f} GFLOP, in {record.seconds:.1f}s "
+             f"on {device}")
     else:
         typer.secho(f"warning: {m}/{ds} seed {seed}: {record.message}; recorded as diverged, the weights of "
                     f"generator step {record.steps} kept", fg=typer.colors.YELLOW, err=True)
@@ -144,7 +144,20 @@ def _built(m: str, ds: str, seed: int, params, world=None):
     return step, data_lib.to_model_space(prepared.train_x, prepared.meta).to(device), device
 
 
-def _fitted(step, x, m: str, ds: str, seed: int, params, device, in_force: dict, progress: bool, position: int,
+def _planned(step, x, params, ds: str):
+    """The run's FLOP budget as steps and snapshot steps (pipeline/budget.py), counted on the model's own
+    nets and first batch; the step object's `steps` set to it (a linear lr schedule reads it)."""
+    from pipeline.budget import compute_points, plan, step_cost
+
+    b = params.budget
+    total = b.flops(ds)
+    run = plan(step_cost(step, x[: step.batch_size]), step.inner_count, total,
+               compute_points(total, b.octaves, b.per_octave))
+    step.p = step.p.model_copy(update={"steps": run.steps})
+    return run
+
+
+def _fitted(step, x, plan, m: str, ds: str, seed: int, params, device, in_force: dict, progress: bool, position: int,
             world=None):
     """`fit`, resumed from .resume/<model>/<ds>/seed<k>.pt when that holds this very run, saving it as it goes.
 
@@ -152,22 +165,21 @@ def _fitted(step, x, m: str, ds: str, seed: int, params, device, in_force: dict,
     import torch
 
     from pipeline import distributed, io
-    from pipeline.registry import steps_of
-    from pipeline.train import fit, snapshot_steps
+    from pipeline.train import fit
 
     main = world is None or world.main
     where = f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else str(device)
     key = _run_key(m, ds, seed, params, where, in_force, world.size if world else 1) if main else None
     resume_file = resume_path(ds, m, seed)
     resume = _resume_state(resume_file, key, f"{m}/{ds} seed {seed}") if main else None
-    every, steps, t = params.train.checkpoint_every, steps_of(m, params, ds), params.train
+    every, t = params.train.checkpoint_every, params.train
     save = (lambda s: io.save_torch(resume_file, {"key": key, "state": s})) if every and main else None
-    return fit(step, x, steps, log_every=t.log_every, snapshot_at=snapshot_steps(steps, t.snapshots, t.tail_snapshots),
+    return fit(step, x, plan.steps, log_every=t.log_every, snapshot_at=plan.snapshot_steps,
                seed=seed, progress=progress, desc=f"{m}/{ds} seed {seed}", position=position, checkpoint_every=every,
                on_checkpoint=save, resume=distributed.from_main(resume) if world else resume, world=world)
 
 
-def _written(step, result, m: str, ds: str, seed: int, params, device, in_force: dict, world=None):
+def _written(step, result, plan, m: str, ds: str, seed: int, params, device, in_force: dict, world=None):
     """Checkpoint, log and TrainRecord; then the resume file goes (a kill before that resumes and
     rewrites the same outputs). On torchrun the record's device says how many processes trained."""
     import pandas as pd
@@ -182,6 +194,11 @@ def _written(step, result, m: str, ds: str, seed: int, params, device, in_force:
     io.write_text(log_path(ds, m, seed), pd.DataFrame(result.rows, columns=result.columns).to_csv(index=False))
     record = TrainRecord(model=m, dataset=ds, seed=seed, status=result.status, steps=result.steps_done,
                          inner_steps=result.inner_steps_done, seconds=round(result.seconds, 3),
+                         flops=plan.flops if result.steps_done == plan.steps else
+                         plan.flops_at(result.steps_done, step.inner_count),
+                         budget_gflop=plan.budget / 1e9, planned_steps=plan.steps,
+                         flops_inner=plan.cost.inner, flops_outer=plan.cost.outer,
+                         points_gflop=[p / 1e9 for p in plan.points], snapshot_steps=plan.snapshot_steps,
                          device=f"{device.type} x {world.size} (torchrun)" if world else str(device),
                          message=result.message, **in_force)
     record.write(train_record_path(ds, m, seed))
@@ -200,6 +217,7 @@ def _run_key(model: str, dataset: str, seed: int, params, device: str, in_force:
     h = hashlib.sha256()
     what = {"model": model, "dataset": dataset, "seed": seed, "config": model_config(model, params, dataset),
             "train": params.train.model_dump(exclude={"checkpoint_every", "workers"}), "deterministic": params.deterministic,
+            "budget": params.budget.model_dump(),
             "device": device, "torch": in_force["torch"], "cpu": in_force["cpu"], "processes": processes}
     h.update(json.dumps(what, sort_keys=True).encode())
     code = [*Path(pipeline.__file__).parent.rglob("*.py"), *Path(__file__).parent.rglob("*.py")]

@@ -18,14 +18,21 @@ def test_not_loaded_after_torch(monkeypatch, tmp_path):
     assert blas.load_shim(lib) is False
 
 
-def test_switched_off_or_missing(monkeypatch, tmp_path):
+def test_off_unless_asked_for_or_missing(monkeypatch, tmp_path):
+    lib = tmp_path / "libmkl_amd.so"
+    lib.write_bytes(b"")
+    opened = []
+    monkeypatch.setattr(blas.ctypes, "CDLL", lambda path, mode: opened.append(path))
     monkeypatch.setattr(blas, "loaded", False)
     monkeypatch.setattr(blas, "applies", lambda: True)
     monkeypatch.delitem(sys.modules, "torch")  # as in a fresh process; restored after the test
+    monkeypatch.delenv(blas.ENV, raising=False)  # the default: off, in every process alike
+    assert blas.load_shim(lib) is False and opened == []
     monkeypatch.setenv(blas.ENV, "0")
-    assert blas.load_shim(tmp_path / "absent.so") is False
+    assert blas.load_shim(lib) is False
     monkeypatch.setenv(blas.ENV, "1")
     assert blas.load_shim(tmp_path / "absent.so") is False
+    assert blas.load_shim(lib) is True and opened == [str(lib)]
 
 
 def test_cpu_name_says_which_kernels(monkeypatch):
@@ -54,6 +61,7 @@ def test_stays_out_without_avx512(monkeypatch, tmp_path):
     monkeypatch.setattr(blas.ctypes, "CDLL", lambda path, mode: opened.append(path))
     monkeypatch.setattr(blas, "loaded", False)
     monkeypatch.delitem(sys.modules, "torch")
+    monkeypatch.setenv(blas.ENV, "1")
     monkeypatch.setattr(blas, "_amd", lambda: True)
     monkeypatch.setattr(blas, "_avx512", lambda: False)
     assert blas.load_shim(lib) is False and opened == []
