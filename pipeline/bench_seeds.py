@@ -11,7 +11,7 @@ generator steps times seeds.
 
 This times the step alone (no data loading, logging or snapshots): how the arithmetic of several seeds
 is best spread over the cores. The pipeline-level speed-up of its worker processes is measured with the
-stages themselves (README, Seeds in parallel).
+stages themselves (docs/performance.md).
 """
 
 from __future__ import annotations

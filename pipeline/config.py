@@ -91,7 +91,7 @@ class NetParams(_Section):
     # Training precision: bf16 runs every net's forward under torch.autocast(bfloat16) in train mode (matmuls
     # and convs in bf16, outputs and losses in float32, weights and optimiser state float32); in eval mode
     # (sampling, evaluation) the nets run in float32, so checkpoints and evaluated numbers do not depend on
-    # it. No fp16: it needs loss scaling. On CPU bf16 was slower (README, What runs); CUDA needs Ampere or later.
+    # it. No fp16: it needs loss scaling. On CPU bf16 was slower (docs/performance.md); CUDA needs Ampere or later.
     autocast: Literal["none", "bf16"] = "none"
     # dcgan only: conv weights and image activations in torch.channels_last (NHWC), faster convs on tensor
     # cores; the same numbers up to float rounding (tests/test_precision.py)
@@ -239,7 +239,7 @@ class AvbParams(_TrainedSection):
     min_std: float = Field(0.01, gt=0)  # floor of the Gaussian decoder's std
     # adaptive contrast (section 3.3): T contrasts q(z|x) with a Gaussian of its own moments, estimated
     # from `contrast_samples` encoder draws per x, instead of with the prior. Off: measured with 3 seeds it
-    # was better on ring8, worse on the section 6.1 toy and on digits, and 2.3x slower (README, Models)
+    # was better on ring8, worse on the section 6.1 toy and on digits, and 2.3x slower (docs/models.md)
     adaptive_contrast: bool = False
     contrast_samples: int = Field(16, ge=2)
 
@@ -636,10 +636,10 @@ class Params(_Section):
         # one budget and schedule for every model: a model section may not set its own
         for name in ("gan", "wgan", "wgan_gp", "avb", "vae"):
             sec = getattr(self, name)
-            for key, where in (*((k, k) for k in sec.model_fields_set & set(_SHARED)),
-                               *((k, f"per_dataset.{ds}.{k}") for ds, o in sec.per_dataset.items()
-                                 for k in o if k in _SHARED)):
-                problems.append((f"{name}.{where}", getattr(sec, key), f"set for every model alike by {_SHARED[key]}"))
+            for key, where, value in (*((k, k, getattr(sec, k)) for k in sorted(sec.model_fields_set & set(_SHARED))),
+                                      *((k, f"per_dataset.{ds}.{k}", v) for ds, o in sec.per_dataset.items()
+                                        for k, v in o.items() if k in _SHARED)):
+                problems.append((f"{name}.{where}", value, f"set for every model alike by {_SHARED[key]}"))
         missing = [d for d in self.datasets if d not in self.budget.gflop]
         if missing:
             problems.append(("budget.gflop", sorted(self.budget.gflop), f"has no budget for {', '.join(missing)}"))

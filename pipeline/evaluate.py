@@ -169,8 +169,10 @@ def evaluate_model(ckpt: dict, train: TrainRecord, prepared: Prepared, stats: Re
             record.likelihood = likelihood(step, x, p.loglik, seed, p.ais)
     traj, record.estimate_vs_w1 = estimate_vs_w1(step, ckpt, log_rows, test, meta, p, seed)  # loads the snapshots
     # every compute point names the snapshot step that reached it (a step may stand for two close points)
+    # (a run trained without a FLOP plan keeps its snapshots by step alone, their compute unknown)
     by_step = {r["step"]: r for r in traj}
-    traj = [by_step[s] | {"gflop": g} for g, s in zip(train.points_gflop, train.snapshot_steps) if s in by_step]
+    traj = [by_step[s] | {"gflop": g} for g, s in zip(train.points_gflop, train.snapshot_steps) if s in by_step] \
+        if train.snapshot_steps else [r | {"gflop": math.nan} for r in traj]
     record.trajectory = [SnapshotW1(r["step"], r["w1"], r["estimate"], r["gflop"]) for r in traj]
     record.flops, record.budget_gflop, record.train_seconds = train.flops, train.budget_gflop, train.seconds
     record.train_cpu = train.cpu if train.device == "cpu" else train.device

@@ -19,7 +19,7 @@ COMMANDS: dict[str, tuple[str, dict]] = {
     "plot": ("plot", {}),
     "summary": ("summary", {}),
     "report": ("report", {}),
-    "times": ("times", {}),  # not a DVC stage: the last run's stage times, for the README's table
+    "times": ("times", {}),  # not a DVC stage: the last run's stage times, for a timing table (docs/performance.md)
     # theory (issue 4): a sub-app with one command per part
     "theory": ("theory", {"group": True}),
 }

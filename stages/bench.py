@@ -6,7 +6,7 @@ against this machine's matmul roofline.
 Not a DVC stage: a measurement a user runs by hand. Prints what it measured
 (every repeat, the medians, their ratio, the step's FLOPs and its fraction of
 the roofline, where the step's time goes) and ends with the markdown table the
-README's Speed section shows; `--json` saves the same numbers.
+docs/performance.md describes; `--json` saves the same numbers.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 DVC keeps no timings, but every stage writes its outputs last; read in the order they were finished,
 a stage's wall time is the time from the previous stage's last output to its own. This is how the
-README's timing table is made (`--since` the moment `dvc repro` started gives the first stage too).
+the timing tables are made (`--since` the moment `dvc repro` started gives the first stage too).
 """
 
 from __future__ import annotations

@@ -27,10 +27,12 @@ def main(
     per-step log and TrainRecord.
 
     The runs (data sets x seeds) share `train.workers` processes (0: one per CPU core), each with
-    `train.threads` threads, the longest (most generator steps) first: these nets are too small for
-    one run to fill two cores, so two runs side by side do, and one pool over every data set keeps
-    both cores busy where one data set's three seeds would leave one idle for the third (README,
-    "Seeds in parallel", has the measurements).
+    `train.threads` threads, the largest FLOP budget first: these nets are too small for one run to
+    fill two cores, so two runs side by side do, and one pool over every data set keeps both cores
+    busy where one data set's three seeds would leave one idle for the third (docs/performance.md).
+
+    Every model gets the data set's FLOP budget (`budget.gflop`): its steps and snapshot steps follow
+    from the FLOPs of its own step (pipeline/budget.py), and the record holds them.
 
     A NaN/inf loss ends that run with one line saying where; its record then
     says "diverged", the checkpoint holds the last finite weights (the report
@@ -117,7 +119,7 @@ def _train_one(m: str, ds: str, seed: int, progress: bool, position: int = 0, wo
     if record is None:
         return None
     if record.ok:
-        info(f"{m}/{ds} seed {seed}: {record.steps} steps, {record.flops / 1e9:.0f} GFLOP, in {record.seconds:.1f}s "
+        info(f"{m}/{ds} seed {seed}: {record.steps} steps, {record.flops / 1e9:.4g} GFLOP, in {record.seconds:.1f}s "
              f"on {device}")
     else:
         typer.secho(f"warning: {m}/{ds} seed {seed}: {record.message}; recorded as diverged, the weights of "

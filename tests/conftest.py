@@ -25,6 +25,41 @@ def mnist_dir(tmp_path: Path) -> Path:
     return dst
 
 
+MODEL_SECTIONS = ("gan", "wgan", "wgan_gp", "avb", "vae")
+
+
+def shared_keys(raw: dict) -> dict:
+    """A params mapping whose model sections set `batch_size`, `lr_decay` or `steps` (a unit test's tiny
+    model), rewritten as params.yaml must say them: one batch size (`budget.batch_size`) and lr schedule
+    (`train.lr_schedule`) for every model; `steps` is dropped (the budget sets it; `fit` takes it)."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
+    for name in MODEL_SECTIONS:
+        sec = out.get(name)
+        if not isinstance(sec, dict):
+            continue
+        if "batch_size" in sec:
+            out["budget"] = out.get("budget", {}) | {"batch_size": sec.pop("batch_size")}
+        if "lr_decay" in sec:
+            out["train"] = out.get("train", {}) | {"lr_schedule": sec.pop("lr_decay")}
+        sec.pop("steps", None)
+    return out
+
+
+def build_tiny(model: str, raw: dict, meta, steps: int | None = None):
+    """The step object `build` makes from `raw` (through `shared_keys`), seeded, with `steps` for a linear
+    lr schedule (the training stage sets it from the FLOP budget)."""
+    import torch
+
+    from pipeline.config import Params
+    from pipeline.models import build
+
+    torch.manual_seed(0)
+    step = build(model, Params.model_validate(shared_keys(raw)), meta)
+    if steps is not None:
+        step.p = step.p.model_copy(update={"steps": steps})
+    return step
+
+
 @pytest.fixture
 def torch_settings_restored():
     """torch's thread count and deterministic mode as they were before the test (stages pin them)."""

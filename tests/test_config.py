@@ -199,8 +199,8 @@ def test_cli_refuses_unknown_model_with_choices(tmp_path: Path, monkeypatch):
 
 
 def test_per_dataset_keys_apply_to_that_data_set_only():
-    p = parse_params({"wgan_gp": {"gp_weight": 10.0, "per_dataset": {"ring8": {"gp_weight": 0.1, "steps": 50}}}})
-    assert p.wgan_gp.for_dataset("ring8").gp_weight == 0.1 and p.wgan_gp.for_dataset("ring8").steps == 50
+    p = parse_params({"wgan_gp": {"gp_weight": 10.0, "per_dataset": {"ring8": {"gp_weight": 0.1, "n_critic": 3}}}})
+    assert p.wgan_gp.for_dataset("ring8").gp_weight == 0.1 and p.wgan_gp.for_dataset("ring8").n_critic == 3
     assert p.wgan_gp.for_dataset("digits").gp_weight == 10.0
     assert p.wgan_gp.for_dataset("ring8").per_dataset == {}  # resolved: what a checkpoint records
     with pytest.raises(ParamsError, match=r"per_dataset.ring8.stepz: Extra inputs are not permitted"):

@@ -27,6 +27,8 @@ from pipeline.distributed import RankNoise, World
 from pipeline.models import build
 from pipeline.train import fit
 
+from .conftest import shared_keys
+
 # The stage tests' helpers are imported where used: the two processes import this module, and the
 # whole CLI would cost each of them seconds.
 
@@ -53,8 +55,9 @@ CASES = {
 CONTROLS = ("noise_not_split", "batch_not_split")  # broken on purpose, on "gan"
 STAGE_PARAMS = {"seeds": [0], "device": "cpu", "data": {"toy_train": 256, "toy_test": 128},
                 "net": {"z_dim": 4, "g_hidden": [16], "d_hidden": [16]},
-                "train": {"log_every": 2, "snapshots": 2, "checkpoint_every": 2},
-                "gan": {"steps": 6, "batch_size": BATCH}}
+                "train": {"log_every": 2, "checkpoint_every": 2},
+                # 6 GAN steps of 10,240 FLOPs (these nets, a global batch of BATCH = 8)
+                "budget": {"gflop": {"ring8": 6 * 10_240 / 1e9 + 1e-12, "digits": 0.01}, "batch_size": BATCH}}
 
 
 # the train stage pins torch's threads and deterministic mode for its process: not for the next test
@@ -63,7 +66,8 @@ pytestmark = pytest.mark.usefixtures("torch_settings_restored")
 
 def tiny(case: str):
     model, section, net, meta = CASES[case]
-    params = Params.model_validate({"net": net, model: {"batch_size": BATCH} | section, "datasets": [meta.name]})
+    params = Params.model_validate(shared_keys({"net": net, model: {"batch_size": BATCH} | section,
+                                                "datasets": [meta.name]}))
     torch.manual_seed(0)
     return build(model, params, meta)
 
@@ -306,5 +310,5 @@ def test_torchrun_command_line(tmp_path: Path):
                           "--dataset", "ring8", "--no-progress"], cwd=two, env=venv_env() | {"OMP_NUM_THREADS": "1"},
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
-    assert res.stderr.count("gan/ring8 seed 0: 6 steps in") == 1  # rank 0 alone reports
+    assert res.stderr.count("gan/ring8 seed 0: 6 steps, ") == 1  # rank 0 alone reports
     assert_stage_outputs_close(two, one)

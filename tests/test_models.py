@@ -15,15 +15,17 @@ from pipeline.models import AVB, WGAN, build, critic_step, make_optimizer
 from pipeline.models import model_config
 from pipeline.train import checkpoint, fit, restore
 
+from .conftest import shared_keys
+
 POINTS = DataMeta("ring8", "points", (2,), 256, 64)
 IMAGES = DataMeta("digits", "images", (1, 8, 8), 256, 64, levels=16, num_classes=10)
 
 
 def tiny(**over) -> Params:
-    raw = {"net": {"z_dim": 4, "g_hidden": [16], "d_hidden": [16]}, "train": {"log_every": 5, "snapshots": 2}}
+    raw = {"net": {"z_dim": 4, "g_hidden": [16], "d_hidden": [16]}, "train": {"log_every": 5}}
     for section, vals in over.items():
         raw[section] = vals if not isinstance(vals, dict) else raw.get(section, {}) | vals
-    return Params.model_validate(raw)
+    return Params.model_validate(shared_keys(raw))
 
 
 @pytest.mark.parametrize("model", ["gan", "wgan", "avb", "vae"])

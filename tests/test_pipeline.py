@@ -25,14 +25,14 @@ TINY = {
     # the seeds one after the other in each stage's own process: a worker process costs ~5 s of imports for
     # milliseconds of work (here 50 s of the run and half its CPU time, measured); worker processes are
     # tested in test_stages.py (same bytes as one at a time, refusals, order)
-    "train": {"log_every": 2, "snapshots": 2, "tail_snapshots": 3, "workers": 1},
+    "train": {"log_every": 2, "workers": 1},
+    # about 4 steps of the costliest model (AVB, 772,096 FLOPs on these nets), more of the cheaper ones;
+    # snapshots at 1/4, 1/2 and evenly over the second half
+    "budget": {"gflop": {"ring8": 0.0031}, "octaves": 2, "per_octave": 1},
     "data": {"toy_train": 512, "toy_test": 256},
     "net": {"z_dim": 4, "g_hidden": [16], "d_hidden": [16]},
-    "gan": {"steps": 4, "per_dataset": {"ring8": {"steps": 4}}},
-    "wgan": {"steps": 4, "n_critic": 2, "per_dataset": {"ring8": {"steps": 4}}},
-    "wgan_gp": {"steps": 4, "n_critic": 2, "per_dataset": {"ring8": {"steps": 4}}},
-    "avb": {"steps": 4, "per_dataset": {"ring8": {"steps": 4}}},
-    "vae": {"steps": 4, "per_dataset": {"ring8": {"steps": 4}}},
+    "wgan": {"n_critic": 2},
+    "wgan_gp": {"n_critic": 2},
     "eval": {"n_samples": 150, "sliced_samples": 200, "sliced_projections": 10, "snapshot_samples": 50,
              "inception": {"enabled": False}, "classifier": {"features": 8, "epochs": 1},
              "loglik": {"samples": 4, "max_points": 20}, "ais": {"points": 4, "chains": 2, "steps": 5, "bdmc_points": 3}},
@@ -95,7 +95,11 @@ def test_repro_trains_and_reports_every_model(repo: Path):
             for seed in params["seeds"]:
                 assert (repo / "models" / model / ds / f"seed{seed}.pt").exists()
                 status = json.loads((repo / "metrics" / "train" / model / ds / f"seed{seed}.json").read_text())
-                assert status["status"] == "ok" and status["steps"] == 4 and status["seed"] == seed
+                assert status["status"] == "ok" and status["steps"] == status["planned_steps"] >= 3
+                # every model's FLOPs within one step of the data set's budget, none over it
+                step_flops = status["flops"] / status["steps"]
+                budget = 1e9 * params["budget"]["gflop"][ds]
+                assert budget - step_flops < status["flops"] <= budget and status["seed"] == seed
                 header = (repo / "logs" / model / ds / f"seed{seed}.csv").read_text().splitlines()[0]
                 assert header.startswith("step,")
                 evaluated = EvalRecord.read(repo / "metrics" / "eval" / model / ds / f"seed{seed}.json")
@@ -109,6 +113,7 @@ def test_repro_trains_and_reports_every_model(repo: Path):
             assert got["n"] == 2 and got["mean"] == pytest.approx(sum(w1) / 2, rel=1e-5)
             assert got["std"] == pytest.approx(abs(w1[0] - w1[1]) / 2 ** 0.5, rel=1e-5)
             assert 0 <= summary[ds][model]["converged"] <= 1
+            assert summary[ds][model]["gflop"]["budget"] == pytest.approx(params["budget"]["gflop"][ds])
         assert f"results/{ds}.md" in (repo / "reports" / "index.md").read_text()
     assert "Parallel lines" in (repo / "reports" / "theory.md").read_text()
     assert set(summary["theory"]) == {"lines", "vanishing", "meaningful", "energy", "ablation", "avb_toy"}

@@ -48,7 +48,7 @@ def dcgan(model: str = "wgan", **net) -> Params:
     """Tiny DCGAN nets (8 and 16 channels) for 28x28 images, batches of 16."""
     return Params.model_validate({"datasets": ["mnist"], "net": {"arch": "dcgan", "width": 8, "z_dim": 8,
                                                                  "d_hidden": [16]} | net,
-                                  model: {"batch_size": 16}})
+                                  "budget": {"batch_size": 16}})
 
 
 def trained(model: str, steps: int = 4, **net):

@@ -26,9 +26,11 @@ TINY = {
     "seeds": [0],
     "data": {"toy_train": 256, "toy_test": 128},
     "net": {"z_dim": 4, "g_hidden": [16], "d_hidden": [16]},
-    "train": {"log_every": 3, "snapshots": 2},
-    "wgan": {"steps": 6, "n_critic": 2},
-    "gan": {"steps": 6},
+    "train": {"log_every": 3},
+    # 6 WGAN steps of 122,880 FLOPs (n_critic 2 on these nets, batch 64); snapshots at 1/2 of the budget and
+    # evenly over its second half
+    "budget": {"gflop": {"ring8": 0.0007373, "digits": 0.01}, "octaves": 1, "per_octave": 1},
+    "wgan": {"n_critic": 2},
 }
 
 
@@ -93,8 +95,11 @@ def test_train_writes_checkpoint_log_and_status(workdir: Path):
     assert log[0] == "step,critic_loss,w_estimate,g_loss" and len(log) == 3  # no wall clock: same bytes each run
     ckpt = io.load_torch(workdir / "models/wgan/ring8/seed0.pt")  # weights_only=True
     assert ckpt["model"] == "wgan" and ckpt["config"]["clip"] == 0.01
-    # 2 log-spaced from step 10 (capped at the 6 steps there are) and 5 over the last third (steps 4..6)
+    # the first steps reaching 1/2, 5/8, 3/4, 7/8 and all of the budget (a hair over 6 steps' FLOPs): steps
+    # 4 (3 fall just short of half), 4, 5, 6 and 6
     assert [s["step"] for s in ckpt["snapshots"]] == [4, 5, 6]
+    assert status["flops"] == 6 * 122_880 and status["planned_steps"] == 6
+    assert status["flops_inner"] == 40_960 and status["flops_outer"] == 40_960
     assert not list(workdir.rglob("*.tmp"))  # atomic writes leave no temp files
 
 
@@ -108,7 +113,7 @@ def test_same_seed_same_weights(workdir: Path):
 
 
 def test_divergence_is_recorded_not_hidden(workdir: Path):
-    set_params(workdir, vae={"steps": 50, "lr": 1e30})  # blows up at the second step
+    set_params(workdir, vae={"lr": 1e30})  # blows up at the second step
     res = train("vae", "--dataset", "ring8")
     assert "recorded as diverged" in res.output and "diverged at generator step 2: " in res.output
     status = json.loads((workdir / "metrics/train/vae/ring8/seed0.json").read_text())
@@ -120,7 +125,7 @@ def test_divergence_is_recorded_not_hidden(workdir: Path):
     # the weights kept are the last finite ones: here the initial ones, as a 1-step run starts from
     kept = io.load_torch(workdir / "models/vae/ring8/seed0.pt")
     assert all(torch.isfinite(v).all() for v in kept["state"].values()) and kept["snapshots"] == []
-    set_params(workdir, vae={"steps": 50, "lr": 1e-30})  # the same init, a step that changes nothing
+    set_params(workdir, vae={"lr": 1e-30})  # the same init, a step that changes nothing
     train("vae", "--dataset", "ring8")
     init = io.load_torch(workdir / "models/vae/ring8/seed0.pt")["state"]
     assert all(torch.equal(kept["state"][k], init[k]) for k in init)
@@ -173,8 +178,8 @@ def test_stale_temps_and_a_foreign_resume_checkpoint_are_cleaned(workdir: Path, 
 
 def test_killed_run_resumes_to_the_same_bytes(tmp_path: Path, monkeypatch):
     """SIGKILL mid-run, rerun: the weights, log and record are those of a run never stopped."""
-    params = TINY | {"device": "cpu", "train": {"log_every": 3, "snapshots": 4, "checkpoint_every": 30},
-                     "wgan": {"steps": 400}}
+    params = TINY | {"device": "cpu", "train": {"log_every": 3, "checkpoint_every": 30},
+                     "budget": {"gflop": {"ring8": 400 * 122_880 / 1e9, "digits": 0.01}}}  # 400 WGAN steps
     ref = make_workdir(tmp_path / "ref", monkeypatch, params)
     train("wgan", "--dataset", "ring8")
     killed = make_workdir(tmp_path / "killed", monkeypatch, params)
@@ -232,13 +237,13 @@ def test_run_jobs_keeps_order_and_collects_every_refusal(workers: int, capsys):
 
 
 def test_runs_start_longest_first_across_data_sets():
-    """One pool over every data set: the runs with the most generator steps go first (a pool that ends
+    """One pool over every data set: the runs with the largest FLOP budget go first (a pool that ends
     on short runs keeps both cores busy to the end); ties keep data set, then seed, order."""
     from pipeline.config import parse_params
     from stages.train import longest_first
 
     params = parse_params({"datasets": ["ring8", "digits"], "seeds": [0, 1],
-                              "vae": {"steps": 100, "per_dataset": {"digits": {"steps": 300}}}})
+                           "budget": {"gflop": {"ring8": 100, "digits": 300}}})
     runs = [("vae", ds, s) for ds in params.datasets for s in params.seeds]
     assert longest_first(runs, params) == [("vae", "digits", 0), ("vae", "digits", 1),
                                            ("vae", "ring8", 0), ("vae", "ring8", 1)]

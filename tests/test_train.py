@@ -14,15 +14,15 @@ from pipeline.data import DataMeta
 from pipeline.models import build
 from pipeline.train import fit, optimizers
 
+from .conftest import build_tiny
+
 POINTS = DataMeta("ring8", "points", (2,), 256, 64)
 DATA = torch.randn(256, 2)
 
 
-def tiny_step(model: str = "gan", **section):
-    params = Params.model_validate({"net": {"z_dim": 4, "g_hidden": [16], "d_hidden": [16]},
-                                    model: {"batch_size": 8} | section})
-    torch.manual_seed(0)
-    return build(model, params, POINTS)
+def tiny_step(model: str = "gan", steps: int | None = None, **section):
+    return build_tiny(model, {"net": {"z_dim": 4, "g_hidden": [16], "d_hidden": [16]},
+                              model: {"batch_size": 8} | section}, POINTS, steps)
 
 
 def state(step) -> dict:
