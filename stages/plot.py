@@ -55,7 +55,7 @@ def main(
         secs = {m: float(np.mean([r.train_seconds for r in rs])) for m, rs in records.items()}
         budget = max(r.budget_gflop for rs in records.values() for r in rs)
         title = (f"{ds}: exact W1 against training compute, {budget:g} GFLOP for every model (thin lines: seeds)\n"
-                 f"training seconds per seed on {_machine(records)}, one thread each")
+                 f"legend: training seconds per seed on {_machine(records)}")
         io.write_png(figure_path(ds, "w1_vs_compute"), plots.w1_vs_compute_figure(
             traj, fl.w1 if fl else None, fl.w1_sd if fl else None, fl.baselines if fl else {}, secs, title))
         # The claim under test (Arjovsky et al. 2017, section 4.2): WGAN's critic estimate tracks
