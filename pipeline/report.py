@@ -446,12 +446,13 @@ def _states(d: DatasetResults) -> list[str]:
     return out
 
 
-def reading(d: DatasetResults) -> list[str]:
-    """Bullet points computed from the numbers (lower is better for every distance)."""
+def reading(d: DatasetResults, verdicts: bool = True) -> list[str]:
+    """Bullet points computed from the numbers (lower is better for every distance); `verdicts`: with the
+    headline verdicts (a page prints those in their own section above)."""
     out = [f"{r.name} seed {x.seed} diverged after {x.train_steps} generator steps ({x.message or 'no message'}); "
            "it has no metrics and is left out of the means." for r in d.models for x in r.runs if not x.ok]
     head, other = _verdicts(d)
-    out += _states(d) + head
+    out += _states(d) + (head if verdicts else [])
     if other:
         out += [f"Not a headline, since a baseline that learned no mode scores as well: {line}" for line in other]
     out += _modes(d) + _estimates(d) + _likelihoods(d)
@@ -626,7 +627,7 @@ def render_dataset(d: DatasetResults, params: dict) -> str:
               "real data: the best a generator can score with these sample sizes. A baseline row is a generator "
               "that knows the data's support but learned nothing else.", "", table, ""]
     parts += [f"[{i + 1}] {n}" for i, n in enumerate(notes)]
-    parts += ["", "## Reading", ""] + [f"- {s}" for s in reading(d)]
+    parts += ["", "## Reading", ""] + [f"- {s}" for s in reading(d, verdicts=False)]
     rest = [f for f in d.figures if f != compute]
     if rest:
         parts += ["", "## Figures", ""] + [f"![{f.rsplit('/', 1)[-1][:-4]}]({f})\n" for f in rest]

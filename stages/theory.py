@@ -28,7 +28,7 @@ from pipeline.config import TheoryParams
 from pipeline.records import THEORY_RECORDS, Record
 
 from .common import fail, info, params_or_exit, run_jobs
-from .paths import THEORY_REPORT, theory_figure_path, theory_record_path, theory_seeds_path
+from .paths import THEORY_REPORT, eval_record_path, theory_figure_path, theory_record_path, theory_seeds_path
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__.split("\n")[0])
 
@@ -181,5 +181,26 @@ def report() -> None:
 
     records = {p: cls.read(theory_record_path(p)) for p, cls in THEORY_RECORDS.items()}
     seeds = {p: TheorySeeds.read(theory_seeds_path(p)) for p in THEORY_RECORDS if theory_seeds_path(p).exists()}
-    io.write_text(THEORY_REPORT, render(records, seeds))
+    io.write_text(THEORY_REPORT, render(records, seeds, _main_runs()))
     info(f"wrote {THEORY_REPORT}")
+
+
+def _main_runs():
+    """The main comparison's GAN and WGAN-family runs that have been evaluated (metrics/eval), for the
+    meaningful-loss verdict; none before the main pipeline ran."""
+    from pipeline.records import EvalRecord
+    from pipeline.registry import MODELS
+    from pipeline.theory.report import MainRun
+
+    params = params_or_exit()
+    out = []
+    for ds in params.datasets:
+        for m, spec in MODELS.items():
+            if spec.latent:
+                continue
+            for seed in params.seeds:
+                path = eval_record_path(ds, m, seed)
+                if path.exists():
+                    e = EvalRecord.read(path).estimate_vs_w1
+                    out.append(MainRun(ds, m, seed, e.spearman, e.spearman_late))
+    return out
