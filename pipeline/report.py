@@ -637,9 +637,11 @@ def render_dataset(d: DatasetResults, params: dict) -> str:
     return "\n".join(parts) + "\n"
 
 
-def render_index(results: list[DatasetResults], links: dict[str, str]) -> str:
+def render_index(results: list[DatasetResults], links: dict[str, str],
+                 others: Optional[dict[str, tuple[str, str]]] = None) -> str:
     """The index: one row per data set, linking its report, with the leader on each headline metric (a metric a
-    no-learning baseline scores as well on is not one) and the runs' states at the budget."""
+    no-learning baseline scores as well on is not one) and the runs' states at the budget; `others`: name ->
+    (link, title) of committed pages of data sets this run did not include."""
     rows = []
     for d in results:
         budget = max((x.budget_gflop for r in d.models for x in r.runs), default=0.0)
@@ -658,4 +660,6 @@ def render_index(results: list[DatasetResults], links: dict[str, str]) -> str:
         "every metric, the figures, the params and the versions that produced them.", "",
         _table(["data set", "GFLOP per model", "lowest mean W1 (Holm-corrected paired tests)", "diverged runs",
                 "runs at the budget"], rows), "",
+        *(["Pages of other data sets, each from its own run (its params are on the page):", "",
+           *[f"- [{title}]({link})" for link, title in (others or {}).values()], ""] if others else []),
     ])

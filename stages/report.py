@@ -33,7 +33,10 @@ def main(
             io.write_text(RESULTS / f"{d.name}.md", render_dataset(d, shown))
             info(f"report: {RESULTS / f'{d.name}.md'}")
     if index or dataset is None:
-        io.write_text(INDEX, render_index(results, {d.name: f"results/{d.name}.md" for d in results}))
+        # pages of data sets not in params (committed from their own runs, e.g. MNIST) are linked too
+        others = {p.stem: (f"results/{p.name}", p.read_text().partition("\n")[0].lstrip("# "))
+                  for p in sorted(RESULTS.glob("*.md")) if p.stem not in params.datasets}
+        io.write_text(INDEX, render_index(results, {d.name: f"results/{d.name}.md" for d in results}, others))
         info(f"report: {INDEX}")
 
 
