@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
+from .convergence import STATES
 from .records import EvalRecord, RealRecord
 from .seedstats import Comparison, Spread, compare_family, min_detectable_difference, power_of, spread
 
@@ -65,7 +66,20 @@ class Verdict:
     floor: Optional[float]  # the real-data value
 
 
-def _at(r: EvalRecord, share: float) -> Optional[float]:
+def state_counts(runs: list[EvalRecord]) -> dict[str, int]:
+    """state -> how many of `runs` are in it, in the order they first appear."""
+    counts: dict[str, int] = {}
+    for r in runs:
+        counts[r.state] = counts.get(r.state, 0) + 1
+    return counts
+
+
+def describe_states(counts: dict[str, int]) -> str:
+    """'settled 2, still improving 1'."""
+    return ", ".join(f"{STATES[k]} {n}" for k, n in counts.items())
+
+
+def w1_at(r: EvalRecord, share: float) -> Optional[float]:
     """The snapshot W1 at the compute point `share` of the budget (the points are shared: exact match)."""
     target = share * r.budget_gflop
     for t in r.trajectory:
@@ -76,18 +90,15 @@ def _at(r: EvalRecord, share: float) -> Optional[float]:
 
 def anytime(runs: dict[str, list[EvalRecord]]) -> list[AnytimeRow]:
     """W1 at 1/4, 1/2 and the whole budget for every model, ranked at each share by the mean over seeds."""
-    by_share = {s: {m: spread([_at(r, s) for r in rs if r.ok]) for m, rs in runs.items()} for s in ANYTIME}
+    by_share = {s: {m: spread([w1_at(r, s) for r in rs if r.ok]) for m, rs in runs.items()} for s in ANYTIME}
     ranks = {s: {m: i + 1 for i, m in enumerate(sorted((m for m, v in vals.items() if v.n),
                                                        key=lambda m: vals[m].mean))}
              for s, vals in by_share.items()}
     rows = []
     for m, rs in runs.items():
-        states: dict[str, int] = {}
-        for r in rs:
-            states[r.state] = states.get(r.state, 0) + 1
         rows.append(AnytimeRow(m, [AnytimeCell(by_share[s][m], ranks[s].get(m)) for s in ANYTIME],
                                spread([r.flops / 1e9 for r in rs]).mean, spread([r.train_seconds for r in rs]),
-                               states))
+                               state_counts(rs)))
     return rows
 
 

@@ -56,17 +56,9 @@ class ModelResult:
     def spread(self, key: str) -> Spread:
         return spread(list(self.per_seed(key).values()))
 
-    @property
-    def n_converged(self) -> int:
-        """Runs settled at the budget."""
-        return sum(r.converged for r in self.runs)
-
     def states(self) -> str:
         """'settled 2, still improving 1': the runs' states at the budget."""
-        counts: dict[str, int] = {}
-        for r in self.runs:
-            counts[r.state] = counts.get(r.state, 0) + 1
-        return ", ".join(f"{STATES[k]} {n}" for k, n in counts.items())
+        return findings.describe_states(findings.state_counts(self.runs))
 
 
 @dataclass
@@ -208,24 +200,13 @@ def comparison_table(d: DatasetResults) -> tuple[str, list[str]]:
 
 # --- the reading: sentences computed from the numbers -------------------------------
 
-METRIC_NAMES = {"w1": "W1", "w1_sliced": "sliced W1", "fid_domain": "domain FID", "fid_inception": "Inception FID"}
-# higher is better; the real-data row reads as a ceiling rather than a floor
-SHARE_NAMES = {"precision": "precision (fidelity)", "recall": "recall (coverage)"}
-
-
-def _ranked(d: DatasetResults, key: str, lower: bool = True) -> list[tuple[ModelResult, Spread]]:
-    """Models by their mean over seeds, best first (lowest when `lower`)."""
-    vals = [(r, r.spread(key)) for r in d.models if r.ok]
-    return sorted([(r, sp) for r, sp in vals if sp.n], key=lambda t: t[1].mean if lower else -t[1].mean)
-
-
 def _test_words(p: Paired) -> str:
     if p.p is None:
         return f"paired t-test over {p.n} seeds undefined"
     return f"paired t-test over {p.n} seeds, p = {fmt(p.p, 2)}"
 
 
-def _comparison_words(c, lower: bool) -> str:
+def _comparison_words(c) -> str:
     """'gan: difference -0.04 [-0.07, -0.01], p = 0.01, Holm p = 0.03'."""
     if c.p is None:
         return f"{c.other} (paired test undefined over {c.n} seeds)"
@@ -242,11 +223,11 @@ def verdict_line(v: findings.Verdict, alpha: float) -> str:
     line = f"{best} mean {v.label}: {v.best} ({ms(v.best_value)})"
     if won:
         line += (f"; {'below' if v.lower_is_better else 'above'} " + ", ".join(
-            _comparison_words(c, v.lower_is_better) for c in won))
+            _comparison_words(c) for c in won))
     if tied:
         mdd = [c.mdd for c in tied if c.mdd is not None]
         line += ("; not separated at alpha = " + fmt(alpha) + " (Holm) from "
-                 + ", ".join(_comparison_words(c, v.lower_is_better) for c in tied))
+                 + ", ".join(_comparison_words(c) for c in tied))
         if mdd:
             line += (f": these seeds detect a true difference of {fmt(min(mdd), 2)}"
                      + (f" to {fmt(max(mdd), 2)}" if max(mdd) != min(mdd) else "")
@@ -574,8 +555,7 @@ def anytime_table(d: DatasetResults) -> str:
     budget = max((x.budget_gflop for r in d.models for x in r.runs), default=0.0)
     for row in findings.anytime(d.runs):
         cells = [f"{ms(c.w1)} (#{c.rank})" if c.rank else DASH for c in row.cells]
-        rows.append([row.model, *cells, ", ".join(f"{STATES[k]} {n}" for k, n in row.states.items()),
-                     ms(row.seconds, 3)])
+        rows.append([row.model, *cells, findings.describe_states(row.states), ms(row.seconds, 3)])
     fl = d.real.snapshot_floor
     if fl is not None:
         rows.append(["real data (floor)", *[f"{fmt(fl.w1)} ± {fmt(fl.w1_sd, 2)}"] * 3, DASH, DASH])

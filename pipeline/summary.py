@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from typing import Iterable, Optional
 
+from .findings import w1_at
 from .records import EvalRecord, RealRecord
 from .seedstats import spread
 
@@ -52,15 +53,11 @@ def over_seeds(runs: list[EvalRecord]) -> dict:
     out["gflop"] = {"mean": _g(spread([r.flops / 1e9 for r in runs]).mean), "budget": _g(runs[0].budget_gflop)} \
         if runs else {}
     for share in (0.25, 0.5):  # the anytime table's W1 at a part of the budget (snapshot W1)
-        sp = spread([_snapshot_at(r, share) for r in runs if r.ok])
+        sp = spread([w1_at(r, share) for r in runs if r.ok])
         if sp.n:
             out[f"w1_at_{int(100 * share)}pct"] = {"mean": _g(sp.mean), "std": _g(sp.std), "n": sp.n}
     return out
 
-
-def _snapshot_at(r: EvalRecord, share: float) -> Optional[float]:
-    target = share * r.budget_gflop
-    return next((t.w1 for t in r.trajectory if math.isclose(t.gflop, target, rel_tol=1e-6)), None)
 
 
 def summary(evals: Iterable[EvalRecord], reals: Iterable[RealRecord],
