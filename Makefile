@@ -10,13 +10,13 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml pipeline/native/mkl_amd.c
+$(VENV)/.installed: pyproject.toml pipeline/perf/native/mkl_amd.c
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[test]"
-	@# AMD CPUs: MKL's fast kernels, opt-in with GAN_COMPARE_MKL_SHIM=1 (pipeline/blas.py: AVX-512 only). Without a C compiler MKL keeps its generic ones
+	@# AMD CPUs: MKL's fast kernels, opt-in with GAN_COMPARE_MKL_SHIM=1 (pipeline/perf/blas.py: AVX-512 only). Without a C compiler MKL keeps its generic ones
 	if grep -q AuthenticAMD /proc/cpuinfo 2>/dev/null; then \
-	  cc -shared -fPIC -O2 -o $(VENV)/lib/libmkl_amd.so pipeline/native/mkl_amd.c \
+	  cc -shared -fPIC -O2 -o $(VENV)/lib/libmkl_amd.so pipeline/perf/native/mkl_amd.c \
 	  || echo "no C compiler: MKL runs its generic kernels on this AMD CPU (slower, same results' quality)"; fi
 	touch $@
 

@@ -3,6 +3,6 @@
 No CLI and no decisions about where files go: `stages/` owns those.
 """
 
-from .blas import load_shim
+from pipeline.perf.blas import load_shim
 
-load_shim()  # before anything imports torch (pipeline/blas.py)
+load_shim()  # before anything imports torch (pipeline/perf/blas.py)

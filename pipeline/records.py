@@ -89,13 +89,13 @@ class Record:
         return cls(**{k: _build(hints[k], v, f"{where}.{k}") for k, v in d.items()})
 
     def write(self, path: Path) -> None:
-        from .io import write_json
+        from pipeline.io import write_json
 
         write_json(Path(path), self.to_json())
 
     @classmethod
     def read(cls: type[R], path: Path) -> R:
-        from .io import read_json
+        from pipeline.io import read_json
 
         path = Path(path)
         if not path.exists():
@@ -119,7 +119,7 @@ class TrainRecord(Record):
     seconds: float  # training time, summed over a run resumed after a kill
     device: str
     message: str = ""  # why it diverged, where: "diverged at generator step N: <loss> became nan"
-    # the compute (pipeline/budget.py): matmul FLOPs of the steps kept, the data set's budget, the steps it
+    # the compute (pipeline/training/budget.py): matmul FLOPs of the steps kept, the data set's budget, the steps it
     # allows, one inner and one outer update's FLOPs, and the shared compute points with their snapshot steps
     flops: int = 0
     budget_gflop: float = 0.0
@@ -132,7 +132,7 @@ class TrainRecord(Record):
     threads: Optional[int] = None  # torch.get_num_threads()
     deterministic: Optional[bool] = None  # torch.are_deterministic_algorithms_enabled()
     torch: Optional[str] = None  # torch.__version__
-    cpu: Optional[str] = None  # model and torch's kernel set (pipeline/train.py cpu_name): another CPU, other bytes
+    cpu: Optional[str] = None  # model and torch's kernel set (pipeline/training/loop.py cpu_name): another CPU, other bytes
 
     @property
     def ok(self) -> bool:
@@ -195,7 +195,7 @@ class Measurement(Record):
     domain_dims: int
     domain_n_real: int
     classifier_test_accuracy: Optional[float] = None  # images: the domain classifier's, on the held-out split
-    classifier_arch: Optional[str] = None  # images: "mlp" or "cnn" (pipeline/features.py)
+    classifier_arch: Optional[str] = None  # images: "mlp" or "cnn" (pipeline/evaluation/features.py)
     pr_k: Optional[int] = None  # precision and recall: k of the k-NN manifolds, on the domain features
     inception: Optional[InceptionInfo] = None
     modes: Optional[ModeInfo] = None
@@ -270,7 +270,7 @@ class SnapshotW1(Record):
 
 @dataclasses.dataclass
 class Convergence(Record):
-    """pipeline/convergence.py: the run's state at the budget, from the fitted change of its snapshots' W1
+    """pipeline/evaluation/convergence.py: the run's state at the budget, from the fitted change of its snapshots' W1
     over the second half of the budget against one tolerance for every model on the data set."""
 
     state: str  # "settled", "improving", "worse" or "diverged" (convergence.STATES says them in words)
@@ -312,7 +312,7 @@ class EvalRecord(Record):
 
     @property
     def converged(self) -> bool:
-        """Settled at the budget (pipeline/convergence.py)."""
+        """Settled at the budget (pipeline/evaluation/convergence.py)."""
         return self.ok and self.convergence is not None and self.convergence.state == "settled"
 
     @property
@@ -337,7 +337,7 @@ class EvalRecord(Record):
 class SnapshotFloor(Record):
     """The exact W1 at the generator snapshots' sample size of what is not a model: real training samples
     (the floor; mean and sd over `draws` subsets) and each baseline, against the snapshots' held-out subset.
-    The curves' reference lines, and the scale of the run-state tolerance (pipeline/convergence.py)."""
+    The curves' reference lines, and the scale of the run-state tolerance (pipeline/evaluation/convergence.py)."""
 
     n_samples: int
     draws: int

@@ -24,11 +24,12 @@ from typing import Annotated, Optional
 import torch
 import typer
 
-from pipeline import bench
-from pipeline import data as data_lib
-from pipeline.config import DataParams, ParamsError, resolve_device
-from pipeline.idx import idx_files
-from pipeline.train import cpu_name
+from pipeline.perf import bench
+from pipeline.data import datasets as data_lib
+from pipeline.config import DataParams, ParamsError
+from pipeline.training.device import resolve_device
+from pipeline.data.idx import idx_files
+from pipeline.training.loop import cpu_name
 
 from .common import Dataset, fail, info
 from .paths import DOWNLOADS

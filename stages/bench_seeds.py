@@ -2,7 +2,7 @@
 
     python -m stages bench-seeds
 
-Not a DVC stage: a measurement a user runs by hand (pipeline/bench_seeds.py says what is timed). Each
+Not a DVC stage: a measurement a user runs by hand (pipeline/perf/bench_seeds.py says what is timed). Each
 repeat runs, in turn: one seed on one thread (one seed at a time), one single-seed process per core,
 and one process holding an ensemble of E seeds on every core's thread, for each E of --members. It
 prints every measurement as it comes, then a markdown table of the medians against one seed at a time.
@@ -17,8 +17,8 @@ from typing import Annotated
 import torch
 import typer
 
-from pipeline.bench_seeds import StepSpec, ensemble_rate, processes_rate
-from pipeline.train import cpu_name
+from pipeline.perf.bench_seeds import StepSpec, ensemble_rate, processes_rate
+from pipeline.training.loop import cpu_name
 
 from .common import fail, info
 

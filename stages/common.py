@@ -16,7 +16,7 @@ from pipeline.config import DatasetName, Params, ParamsError, load_params
 
 from .paths import PARAMS
 
-# A Typer Enum, so that a typo is refused with the allowed values (models: pipeline.registry.ModelName).
+# A Typer Enum, so that a typo is refused with the allowed values (models: pipeline.models.registry.ModelName).
 Dataset = Enum("Dataset", {d: d for d in typing.get_args(DatasetName)}, type=str)
 
 

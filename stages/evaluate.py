@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from pipeline.registry import ModelName as Model
+from pipeline.models.registry import ModelName as Model
 
 from .common import Dataset, Refused, chosen_datasets, fail, info, one_thread_on_cpu, params_or_exit, run_jobs
 from .paths import (
@@ -37,7 +37,7 @@ def main(
     The runs (data sets x seeds) share `train.workers` processes, as in training.
     """
     from pipeline import io
-    from pipeline.convergence import STATES, run_state
+    from pipeline.evaluation.convergence import STATES, run_state
     from pipeline.records import RealRecord
 
     params = params_or_exit()
@@ -69,12 +69,13 @@ def _evaluate_one(m: str, ds: str, seed: int):
     """One seed's run -> an `Evaluation` (record, trajectory, preview); a bad input raises `Refused`."""
     import pandas as pd
 
-    from pipeline import data as data_lib
+    from pipeline.data import datasets as data_lib
     from pipeline import io
-    from pipeline.config import ParamsError, resolve_device
-    from pipeline.evaluate import evaluate_model
-    from pipeline.metrics import SampleSizeError
-    from pipeline.real_stats import RealStats
+    from pipeline.config import ParamsError
+    from pipeline.training.device import resolve_device
+    from pipeline.evaluation.evaluate import evaluate_model
+    from pipeline.evaluation.metrics import SampleSizeError
+    from pipeline.evaluation.real_stats import RealStats
     from pipeline.records import RecordError, TrainRecord
 
     params = params_or_exit()

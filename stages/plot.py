@@ -22,10 +22,11 @@ def main(
     import numpy as np
     import pandas as pd
 
-    from pipeline import data as data_lib
-    from pipeline import io, plots
+    from pipeline.data import datasets as data_lib
+    from pipeline import io
+    from pipeline.reporting import plots
     from pipeline.records import EvalRecord, RealRecord
-    from pipeline.registry import MODELS
+    from pipeline.models.registry import MODELS
 
     params = params_or_exit()
     if dataset is not None and dataset.value not in params.datasets:

@@ -24,7 +24,7 @@ def main(
 ) -> None:
     """Generate or load a data set deterministically from params.yaml (`seed`, `data`)."""
     from pipeline import io
-    from pipeline.idx import DataError, source_digests
+    from pipeline.data.idx import DataError, source_digests
 
     params = params_or_exit()
     if sources_only:  # torch-free: this runs on every `dvc repro`
@@ -33,7 +33,7 @@ def main(
         except DataError as e:
             raise fail(str(e)) from None
         return
-    from pipeline import data as data_lib
+    from pipeline.data import datasets as data_lib
 
     try:
         prepared = data_lib.prepare(dataset.value, params.data, params.seed, DOWNLOADS, note=info)

@@ -17,11 +17,12 @@ def main(dataset: Annotated[Dataset, typer.Option(help="Prepared data set.")]) -
     metrics/real/DATASET.json (a RealRecord: the floor, i.e. the metrics of the
     real training split against the held-out split, and how they were made).
     """
-    from pipeline import data as data_lib
+    from pipeline.data import datasets as data_lib
     from pipeline import io
-    from pipeline.config import ParamsError, resolve_device
-    from pipeline.metrics import SampleSizeError
-    from pipeline.real_stats import real_statistics
+    from pipeline.config import ParamsError
+    from pipeline.training.device import resolve_device
+    from pipeline.evaluation.metrics import SampleSizeError
+    from pipeline.evaluation.real_stats import real_statistics
 
     params = params_or_exit()
     try:

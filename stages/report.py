@@ -19,7 +19,7 @@ def main(
     (`--dataset` or `--index`: one of them). A page of a data set not in params (a committed MNIST run)
     is left alone."""
     from pipeline import io
-    from pipeline.report import render_dataset, render_index
+    from pipeline.reporting.report import render_dataset, render_index
 
     params = params_or_exit()
     if index and dataset is not None:
@@ -43,8 +43,8 @@ def main(
 def _results(ds: str, params):
     """A data set's records, every model and seed, as the report reads them."""
     from pipeline.records import EvalRecord, RealRecord, TrainRecord
-    from pipeline.registry import MODELS
-    from pipeline.report import DatasetResults, ModelResult
+    from pipeline.models.registry import MODELS
+    from pipeline.reporting.report import DatasetResults, ModelResult
 
     models = [ModelResult([EvalRecord.read(eval_record_path(ds, m, s)) for s in params.seeds],
                           [TrainRecord.read(train_record_path(ds, m, s)) for s in params.seeds]) for m in MODELS]

@@ -10,8 +10,8 @@ def main() -> None:
     """Collect the headline numbers of every model, data set and theory part into metrics/summary.json."""
     from pipeline import io
     from pipeline.records import THEORY_RECORDS, EvalRecord, RealRecord, TheorySeeds
-    from pipeline.registry import MODELS
-    from pipeline.summary import summary
+    from pipeline.models.registry import MODELS
+    from pipeline.reporting.summary import summary
 
     params = params_or_exit()
     evals = [EvalRecord.read(eval_record_path(ds, m, s)) for ds in params.datasets for m in MODELS

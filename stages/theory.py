@@ -189,7 +189,7 @@ def _main_runs():
     """The main comparison's GAN and WGAN-family runs that have been evaluated (metrics/eval), for the
     meaningful-loss verdict; none before the main pipeline ran."""
     from pipeline.records import EvalRecord
-    from pipeline.registry import MODELS
+    from pipeline.models.registry import MODELS
     from pipeline.theory.report import MainRun
 
     params = params_or_exit()

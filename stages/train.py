@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from pipeline.registry import ModelName as Model
+from pipeline.models.registry import ModelName as Model
 
 from .common import Dataset, Refused, chosen_datasets, fail, info, params_or_exit, run_jobs
 from .paths import checkpoint_path, log_path, prepared_dir, resume_path, train_record_path
@@ -32,7 +32,7 @@ def main(
     busy where one data set's three seeds would leave one idle for the third (docs/performance.md).
 
     Every model gets the data set's FLOP budget (`budget.gflop`): its steps and snapshot steps follow
-    from the FLOPs of its own step (pipeline/budget.py), and the record holds them.
+    from the FLOPs of its own step (pipeline/training/budget.py), and the record holds them.
 
     A NaN/inf loss ends that run with one line saying where; its record then
     says "diverged", the checkpoint holds the last finite weights (the report
@@ -43,7 +43,7 @@ def main(
 
     Under `torchrun --nproc_per_node N -m stages train ...` the N processes train each run together,
     one after another, each on its slice of every global batch (`batch_size`, which N must
-    divide); rank 0 alone writes the outputs (pipeline/distributed.py).
+    divide); rank 0 alone writes the outputs (pipeline/training/distributed.py).
     """
     params = params_or_exit()
     seeds = params.seeds if seed is None else [seed]
@@ -52,7 +52,7 @@ def main(
     datasets = chosen_datasets(dataset, params)
     runs = longest_first([(model.value, ds, s) for ds in datasets for s in seeds], params)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # started by torchrun (torch is imported only then)
-        from pipeline import distributed
+        from pipeline.training import distributed
 
         _train_together(runs, progress, params, distributed.from_env())
     else:
@@ -68,10 +68,11 @@ def longest_first(runs: list[tuple[str, str, int]], params) -> list[tuple[str, s
 
 def _train_together(runs: list[tuple[str, str, int]], progress: bool, params, world) -> None:
     """The runs one after another, every torchrun process on each; a refusal is printed by rank 0 alone."""
-    from pipeline import distributed
-    from pipeline.config import ParamsError, resolve_device
-    from pipeline.registry import section
-    from pipeline.train import pin_torch
+    from pipeline.training import distributed
+    from pipeline.config import ParamsError
+    from pipeline.training.device import resolve_device
+    from pipeline.models.registry import section
+    from pipeline.training.loop import pin_torch
 
     def refuse(message: str) -> typer.Exit:
         return fail(message) if world.main else typer.Exit(2)
@@ -100,8 +101,9 @@ def _train_together(runs: list[tuple[str, str, int]], progress: bool, params, wo
 def _train_one(m: str, ds: str, seed: int, progress: bool, position: int = 0, world=None):
     """One seed's run, start (or resume) to written outputs; its TrainRecord (on torchrun: rank 0's;
     the other ranks train alike, write nothing and return None once rank 0 has written)."""
-    from pipeline import distributed, io
-    from pipeline.train import pin_torch
+    from pipeline.training import distributed
+    from pipeline import io
+    from pipeline.training.loop import pin_torch
 
     params = params_or_exit()
     in_force = pin_torch(params.train.threads, params.deterministic)  # before anything touches CUDA
@@ -131,9 +133,10 @@ def _built(m: str, ds: str, seed: int, params, world=None):
     """The step object on its device (on torchrun: this rank's), and the training split in model space there."""
     import torch
 
-    from pipeline import data as data_lib
-    from pipeline.config import ParamsError, resolve_device
-    from pipeline.models import build
+    from pipeline.data import datasets as data_lib
+    from pipeline.config import ParamsError
+    from pipeline.training.device import resolve_device
+    from pipeline.models.core import build
 
     try:
         device = resolve_device(params.device)
@@ -147,9 +150,9 @@ def _built(m: str, ds: str, seed: int, params, world=None):
 
 
 def _planned(step, x, params, ds: str):
-    """The run's FLOP budget as steps and snapshot steps (pipeline/budget.py), counted on the model's own
+    """The run's FLOP budget as steps and snapshot steps (pipeline/training/budget.py), counted on the model's own
     nets and first batch; the step object's `steps` set to it (a linear lr schedule reads it)."""
-    from pipeline.budget import compute_points, plan, step_cost
+    from pipeline.training.budget import compute_points, plan, step_cost
 
     b = params.budget
     total = b.flops(ds)
@@ -166,8 +169,9 @@ def _fitted(step, x, plan, m: str, ds: str, seed: int, params, device, in_force:
     On torchrun rank 0 alone reads and writes that file; the other ranks get its resume state from rank 0."""
     import torch
 
-    from pipeline import distributed, io
-    from pipeline.train import fit
+    from pipeline.training import distributed
+    from pipeline import io
+    from pipeline.training.loop import fit
 
     main = world is None or world.main
     where = f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else str(device)
@@ -187,9 +191,9 @@ def _written(step, result, plan, m: str, ds: str, seed: int, params, device, in_
     import pandas as pd
 
     from pipeline import io
-    from pipeline.models import model_config
+    from pipeline.models.core import model_config
     from pipeline.records import TrainRecord
-    from pipeline.train import checkpoint
+    from pipeline.training.loop import checkpoint
 
     io.save_torch(checkpoint_path(ds, m, seed), checkpoint(step, result, model_config(m, params, ds)))
     # the header even without rows (a divergence at the first steps): evaluate and plot read it with pandas
@@ -214,7 +218,7 @@ def _run_key(model: str, dataset: str, seed: int, params, device: str, in_force:
     changes when, not what), the prepared data's bytes, the device, torch and the CPU's kernels, the
     torchrun processes (they sum in another order), and the code."""
     import pipeline
-    from pipeline.models import model_config
+    from pipeline.models.core import model_config
 
     h = hashlib.sha256()
     what = {"model": model, "dataset": dataset, "seed": seed, "config": model_config(model, params, dataset),

@@ -51,7 +51,7 @@ def build_tiny(model: str, raw: dict, meta, steps: int | None = None):
     import torch
 
     from pipeline.config import Params
-    from pipeline.models import build
+    from pipeline.models.core import build
 
     torch.manual_seed(0)
     step = build(model, Params.model_validate(shared_keys(raw)), meta)
@@ -81,12 +81,15 @@ def venv_env() -> dict:
 
 def copy_repo(dst: Path) -> Path:
     """A fresh git + DVC repository holding the tracked sources of this one (no outputs)."""
-    ignore = shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.egg-info", ".pytest_cache", "models",
-                                    "prepared", "raw", "cache", "tmp", ".dvc_cache",
-                                    "real_stats", "samples", ".resume", "sources",
-                                    # committed results: the run under test must write its own
-                                    "metrics", "logs", "reports")
-    shutil.copytree(REPO, dst, ignore=ignore)
+    # the sources git knows (tracked, or new and not ignored); not the committed results (the run under
+    # test must write its own) nor any output a stage writes
+    outputs = ("metrics/", "logs/", "reports/", "models/", "data/")
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, check=True,
+                            capture_output=True, text=True).stdout.split("\n")
+    for rel in listed:
+        if rel and not rel.startswith(outputs) and (REPO / rel).is_file():
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, dst / rel)
     for p in ("dvc.lock",):
         (dst / p).unlink(missing_ok=True)
     run = lambda *a: subprocess.run(a, cwd=dst, check=True, capture_output=True, env=venv_env())

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline import metrics
-from pipeline.ais import AisResult, ais_log_likelihood, bdmc, beta_schedule, model_log_px_z
+from pipeline.evaluation import metrics
+from pipeline.evaluation.ais import AisResult, ais_log_likelihood, bdmc, beta_schedule, model_log_px_z
 from pipeline.config import NetParams, VaeParams
-from pipeline.data import DataMeta
-from pipeline.models import VAE
+from pipeline.data.datasets import DataMeta
+from pipeline.models.core import VAE
 
 Z_DIM, X_DIM, POINTS = 2, 5, 20
 

@@ -13,9 +13,9 @@ import yaml
 from torch.utils.flop_counter import FlopCounterMode
 from typer.testing import CliRunner
 
-from pipeline import bench
+from pipeline.perf import bench
 from pipeline.config import NetParams
-from pipeline.data import DataMeta
+from pipeline.data.datasets import DataMeta
 from stages import bench as bench_stage
 from stages.__main__ import app
 
@@ -166,7 +166,7 @@ def test_bench_cli_refuses_an_unknown_row():
 
 def test_bench_seeds_times_an_ensemble_and_processes():
     """Both strategies run the step and report seed-steps per second (members x steps / seconds)."""
-    from pipeline.bench_seeds import StepSpec, ensemble_rate, processes_rate
+    from pipeline.perf.bench_seeds import StepSpec, ensemble_rate, processes_rate
 
     spec = StepSpec(g_hidden=(8,), d_hidden=(8,), batch=4, n_critic=2)
     t = time.perf_counter()

@@ -1,11 +1,12 @@
-"""pipeline/blas.py: when MKL's AMD shim loads, and that the records say so."""
+"""pipeline/perf/blas.py: when MKL's AMD shim loads, and that the records say so."""
 
 import subprocess
 import sys
 
 import pytest
 
-from pipeline import blas, train
+from pipeline.perf import blas
+from pipeline.training import loop as train
 
 
 def test_not_loaded_after_torch(monkeypatch, tmp_path):
@@ -47,7 +48,7 @@ def test_cpu_name_says_which_kernels(monkeypatch):
 @pytest.mark.skipif(not (blas.SHIM.is_file() and blas.applies()), reason="needs an AMD CPU with AVX-512 and `make setup`'s shim")
 @pytest.mark.parametrize("switch, expected", [("1", "True"), ("0", "False")])
 def test_fresh_process_loads_it(switch, expected):
-    code = "import stages, pipeline.blas as b, torch; print(b.loaded)"
+    code = "import stages, pipeline.perf.blas as b, torch; print(b.loaded)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PATH": "", blas.ENV: switch})
     assert out.stdout.strip() == expected

@@ -1,14 +1,14 @@
-"""pipeline/budget.py: FLOPs from the nets' shapes, and a FLOP budget turned into steps and snapshots."""
+"""pipeline/training/budget.py: FLOPs from the nets' shapes, and a FLOP budget turned into steps and snapshots."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from pipeline.budget import StepCost, compute_points, count_flops, plan, step_cost
+from pipeline.training.budget import StepCost, compute_points, count_flops, plan, step_cost
 from pipeline.config import Params
-from pipeline.data import DataMeta
-from pipeline.models import build
+from pipeline.data.datasets import DataMeta
+from pipeline.models.core import build
 
 POINTS = DataMeta("ring8", "points", (2,), 100, 100, centers=[[1.0, 0.0]], std=0.05)
 

@@ -9,7 +9,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from pipeline.config import ParamsError, load_params, parse_params, resolve_device
+from pipeline.config import ParamsError, load_params, parse_params
+
+from pipeline.training.device import resolve_device
 from stages.__main__ import app
 from tests.conftest import REPO
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline import data as D
-from pipeline import idx
+from pipeline.data import datasets as D
+from pipeline.data import idx
 from pipeline.config import DataParams
 
 

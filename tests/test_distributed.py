@@ -1,4 +1,4 @@
-"""Data-parallel training (pipeline/distributed.py): 2 gloo processes on CPU against one process.
+"""Data-parallel training (pipeline/training/distributed.py): 2 gloo processes on CPU against one process.
 
 Two processes with a global batch of 8 (4 rows each) must give the losses of every log row and the
 final weights of one process with a batch of 8, within ATOL + RTOL * |value|: float32 sums in another
@@ -22,10 +22,10 @@ import torch
 import torch.multiprocessing as mp
 
 from pipeline.config import Params
-from pipeline.data import DataMeta
-from pipeline.distributed import RankNoise, World
-from pipeline.models import build
-from pipeline.train import fit
+from pipeline.data.datasets import DataMeta
+from pipeline.training.distributed import RankNoise, World
+from pipeline.models.core import build
+from pipeline.training.loop import fit
 
 from .conftest import shared_keys
 
@@ -96,8 +96,10 @@ def _rank(rank: int, ports: tuple[int, int], out: str, workdir: str) -> None:
     controls. What it finds goes to `out`/<name>.<rank>.pt."""
     import torch.distributed as dist
 
-    from pipeline import distributed, io, train
-    from pipeline.registry import ModelName
+    from pipeline.training import distributed
+    from pipeline import io
+    from pipeline.training import loop as train
+    from pipeline.models.registry import ModelName
     from stages.common import Dataset
     from stages.train import main
 

@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline import evaluate as ev
-from pipeline import features as feat
-from pipeline import metrics
+from pipeline.evaluation import evaluate as ev
+from pipeline.evaluation import features as feat
+from pipeline.evaluation import metrics
 from pipeline.config import Params, ParamsError, parse_params
-from pipeline.data import DataParams, prepare, to_model_space
-from pipeline.models import build, model_config
-from pipeline.real_stats import RealStats, real_statistics
+from pipeline.data.datasets import DataParams, prepare, to_model_space
+from pipeline.models.core import build, model_config
+from pipeline.evaluation.real_stats import RealStats, real_statistics
 from pipeline.records import EvalRecord, RealRecord, TrainRecord
-from pipeline.train import checkpoint, fit
+from pipeline.training.loop import checkpoint, fit
 
 
 # --- the in-memory FID is pytorch-fid's FID ----------------------------------------
@@ -306,7 +306,7 @@ def test_uniform_circle_baseline_covers_every_mode_without_learning_them(ring):
 
 def test_latent_model_samples_are_draws_not_decoder_means():
     from pipeline.config import Params
-    from pipeline.data import DataMeta
+    from pipeline.data.datasets import DataMeta
 
     meta = DataMeta("ring8", "points", (2,), 10, 10)
     vae = build("vae", Params.model_validate({"net": {"z_dim": 2, "g_hidden": [8], "d_hidden": [8]}}), meta)

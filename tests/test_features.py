@@ -1,4 +1,4 @@
-"""The domain classifier (pipeline/features.py): the CNN's shapes on 8x8 and 28x28 images, training on
+"""The domain classifier (pipeline/evaluation/features.py): the CNN's shapes on 8x8 and 28x28 images, training on
 digits with both architectures, a round trip through the real statistics, and (slow, opt-in) the CNN's
 held-out accuracy on MNIST with the default params."""
 
@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from pipeline import features as feat
+from pipeline.evaluation import features as feat
 from pipeline.config import DataParams, load_params, parse_params
-from pipeline.data import prepare, to_model_space
-from pipeline.real_stats import domain_extractor, train_domain_classifier
+from pipeline.data.datasets import prepare, to_model_space
+from pipeline.evaluation.real_stats import domain_extractor, train_domain_classifier
 from tests.conftest import REPO
 
 

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from pipeline import losses
+from pipeline.models import losses
 
 
 def test_discriminator_at_chance_gives_log4_and_zero_js():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline import metrics
+from pipeline.evaluation import metrics
 
 
 def test_fid_of_a_set_with_itself_is_zero():
@@ -120,7 +120,7 @@ def test_correlation():
 
 
 def test_mode_kl_known_answers():
-    from pipeline.metrics import mode_kl
+    from pipeline.evaluation.metrics import mode_kl
 
     assert mode_kl([10] * 8) == pytest.approx(0.0)  # perfectly balanced: the uniform histogram itself
     assert mode_kl([50, 0, 0, 0, 0, 0, 0, 0]) == pytest.approx(math.log(8))  # one mode: log K

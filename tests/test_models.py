@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from pipeline import io, losses
+from pipeline import io
+from pipeline.models import losses
 from pipeline.config import Params, ParamsError
-from pipeline.data import DataMeta
-from pipeline.models import AVB, WGAN, build, critic_step, make_optimizer
-from pipeline.models import model_config
-from pipeline.train import checkpoint, fit, restore
+from pipeline.data.datasets import DataMeta
+from pipeline.models.core import AVB, WGAN, build, critic_step, make_optimizer
+from pipeline.models.core import model_config
+from pipeline.training.loop import checkpoint, fit, restore
 
 from .conftest import shared_keys
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from pipeline.records import EvalRecord
-from pipeline.registry import MODELS
+from pipeline.models.registry import MODELS
 from tests.conftest import copy_repo, venv_env
 
 # Small enough to run every stage in seconds; every model still takes real steps.

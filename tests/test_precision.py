@@ -19,9 +19,9 @@ import torch
 
 from pipeline import io
 from pipeline.config import Params, ParamsError, parse_params
-from pipeline.data import DataMeta
-from pipeline.models import build, model_config
-from pipeline.train import checkpoint, fit, optimizers, restore
+from pipeline.data.datasets import DataMeta
+from pipeline.models.core import build, model_config
+from pipeline.training.loop import checkpoint, fit, optimizers, restore
 
 MNIST = DataMeta("mnist", "images", (1, 28, 28), 64, 64, levels=255)
 CL_RTOL = 1e-5  # losses, channels_last against contiguous

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import yaml
 
-from pipeline import models
+from pipeline.models import core as models
 from pipeline.config import Params
-from pipeline.registry import MODELS, NAMES, ModelName
+from pipeline.models.registry import MODELS, NAMES, ModelName
 from tests.conftest import REPO
 
 

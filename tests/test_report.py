@@ -29,8 +29,8 @@ from pipeline.records import (
     SnapshotW1,
     TrainRecord,
 )
-from pipeline import findings
-from pipeline.report import (DatasetResults, ModelResult, anytime_table, comparison_table, reading, render_dataset,
+from pipeline.reporting import findings
+from pipeline.reporting.report import (DatasetResults, ModelResult, anytime_table, comparison_table, reading, render_dataset,
                              render_index)
 
 REPO = Path(__file__).resolve().parents[1]

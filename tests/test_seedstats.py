@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from pipeline.convergence import fitted_change, run_state, tolerance
+from pipeline.evaluation.convergence import fitted_change, run_state, tolerance
 from pipeline.records import SnapshotFloor
-from pipeline.seedstats import (Comparison, Paired, compare_family, holm, min_detectable_difference, paired_test,
+from pipeline.reporting.seedstats import (Comparison, Paired, compare_family, holm, min_detectable_difference, paired_test,
                                 power_of, spread)
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from pipeline.records import EstimateVsW1, EvalRecord, Measurement, RealRecord, SampleScores
-from pipeline.summary import HEADLINE, summary
+from pipeline.reporting.summary import HEADLINE, summary
 
 HOW = Measurement(n_generated=300, n_real=300, space="coordinates", sliced_n_generated=300, sliced_n_real=300,
                   projections=10, domain_features="coordinates", domain_dims=2, domain_n_real=300, pr_k=3)

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from pipeline.config import LinesParams, MixtureParams, ParamsError, TheoryParams, TheoryWgan, parse_params
-from pipeline.losses import gradient_penalty
+from pipeline.models.losses import gradient_penalty
 from pipeline.records import (
     THEORY_RECORDS,
     AblationResult,
@@ -30,7 +30,7 @@ from pipeline.records import (
 from pipeline.theory import avb_toy, energy, lines, mixture, report, vanishing
 from pipeline.theory.ablation import input_gradient_norm
 from pipeline.theory.nets import EnsembleMLP
-from pipeline.train import spaced_steps
+from pipeline.training.loop import spaced_steps
 
 torch.set_num_threads(1)
 
@@ -114,7 +114,7 @@ def test_wgan_generator_gradient_of_a_linear_critic_is_its_slope():
     mean, std = torch.tensor(2.0, requires_grad=True), torch.tensor(0.3, requires_grad=True)
     z = torch.randn(100_000, generator=torch.Generator().manual_seed(0))
     z = (z - z.mean()) / z.std()  # E z = 0 exactly: d/ds vanishes, d/dm = -0.7
-    from pipeline.losses import wgan_generator_loss
+    from pipeline.models.losses import wgan_generator_loss
 
     assert vanishing.generator_grad_norm(f, wgan_generator_loss, [mean, std], z) == pytest.approx(0.7, rel=1e-4)
 
@@ -138,7 +138,7 @@ def test_checkpoint_steps():
 def test_energy_agreement_of_the_log_density_itself_is_one():
     centers = torch.tensor([[0.0, 0.0], [2.0, 0.0]])
     _, _, pts = energy.grid_points(centers, 0.1, 0.5, 30)
-    from pipeline.data import mixture_log_density
+    from pipeline.data.datasets import mixture_log_density
 
     lp = mixture_log_density(pts, centers, 0.1)
     near = energy.near_mask(pts, centers, 0.1, 3.0)

@@ -1,4 +1,4 @@
-"""The training loop's divergence handling and resume state (pipeline/train.py), in process, tiny nets."""
+"""The training loop's divergence handling and resume state (pipeline/training/loop.py), in process, tiny nets."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import torch
 
 from pipeline import io
 from pipeline.config import Params
-from pipeline.data import DataMeta
-from pipeline.models import build
-from pipeline.train import fit, optimizers
+from pipeline.data.datasets import DataMeta
+from pipeline.models.core import build
+from pipeline.training.loop import fit, optimizers
 
 from .conftest import build_tiny
 

@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..config import AblationParams, MixtureParams, TheoryWgan
-from ..records import AblationResult, AblationRow, W1Checkpoint
-from .energy import agreement, grid_points, near_mask
-from .mixture import (
+from pipeline.config import AblationParams, MixtureParams, TheoryWgan
+from pipeline.records import AblationResult, AblationRow, W1Checkpoint
+from pipeline.theory.energy import agreement, grid_points, near_mask
+from pipeline.theory.mixture import (
     LOG_EVERY,
     Mixture,
     checkpoint_steps,
@@ -35,7 +35,7 @@ from .mixture import (
     train_with_checkpoints,
     window_mean,
 )
-from .stats import pearson
+from pipeline.theory.stats import pearson
 
 
 def input_gradient_norm(f: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:

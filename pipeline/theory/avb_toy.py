@@ -30,11 +30,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .. import losses
-from ..metrics import importance_log_likelihood
-from ..config import AvbToyParams
-from ..nets import mlp
-from ..records import AvbToyResult, LogLik
+from pipeline.models import losses
+from pipeline.evaluation.metrics import importance_log_likelihood
+from pipeline.config import AvbToyParams
+from pipeline.models.nets import mlp
+from pipeline.records import AvbToyResult, LogLik
 
 OPTIMUM = -math.log(4.0)
 Z_DIM = 2

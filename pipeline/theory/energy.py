@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..config import EnergyParams, MixtureParams, TheoryWgan
-from ..records import EnergyCheckpoint, EnergyResult, EnergyRun
-from .mixture import checkpoint_steps, load_mixture, make_wgan, sample_w1, train_with_checkpoints
-from .stats import spearman
+from pipeline.config import EnergyParams, MixtureParams, TheoryWgan
+from pipeline.records import EnergyCheckpoint, EnergyResult, EnergyRun
+from pipeline.theory.mixture import checkpoint_steps, load_mixture, make_wgan, sample_w1, train_with_checkpoints
+from pipeline.theory.stats import spearman
 
 
 def grid_points(centers: Tensor, std: float, margin: float, n: int) -> tuple[Tensor, Tensor, Tensor]:

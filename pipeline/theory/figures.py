@@ -15,8 +15,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .. import io  # noqa: E402
-from ..records import AblationResult, AvbToyResult, EnergyResult, LinesResult, MeaningfulResult, VanishingResult  # noqa: E402
+from pipeline import io  # noqa: E402
+from pipeline.records import AblationResult, AvbToyResult, EnergyResult, LinesResult, MeaningfulResult, VanishingResult  # noqa: E402
 
 COLORS = {"wgan": "tab:blue", "minimax": "tab:red", "nonsaturating": "tab:orange", "gan": "tab:red"}
 

@@ -22,13 +22,13 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .. import losses
-from ..config import LinesParams
-from ..models import critic_step, make_optimizer, spectral_normalise_
-from ..nets import mlp
-from ..records import DemoRun, LinesResult
-from .nets import EnsembleMLP, Squeeze
-from .updates import discriminator_step, ensemble_critic_step, gan_optimizer
+from pipeline.models import losses
+from pipeline.config import LinesParams
+from pipeline.models.core import critic_step, make_optimizer, spectral_normalise_
+from pipeline.models.nets import mlp
+from pipeline.records import DemoRun, LinesResult
+from pipeline.theory.nets import EnsembleMLP, Squeeze
+from pipeline.theory.updates import discriminator_step, ensemble_critic_step, gan_optimizer
 
 LOG2 = math.log(2.0)
 

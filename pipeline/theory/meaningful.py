@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import math
 
-from ..config import MeaningfulParams, MixtureParams, TheoryWgan
-from ..records import MeaningfulResult, RunTrace, W1Checkpoint
-from .mixture import (
+from pipeline.config import MeaningfulParams, MixtureParams, TheoryWgan
+from pipeline.records import MeaningfulResult, RunTrace, W1Checkpoint
+from pipeline.theory.mixture import (
     LOG_EVERY,
     Mixture,
     checkpoint_steps,
@@ -26,7 +26,7 @@ from .mixture import (
     w1_floor,
     window_mean,
 )
-from .stats import pearson, spearman
+from pipeline.theory.stats import pearson, spearman
 
 
 def _nan(v):

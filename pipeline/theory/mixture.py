@@ -1,5 +1,5 @@
 """The 2D mixture of parts 3-5 (the core's `make_mixture`), the core's WGAN and GAN trained on it by
-the core loop (`pipeline.train.fit`), and the exact W1 that judges them."""
+the core loop (`pipeline.training.loop.fit`), and the exact W1 that judges them."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..config import GanParams, MixtureParams, TheoryWgan
-from ..data import DataMeta, make_mixture, mixture_log_density, sample_mixture
-from ..metrics import w1_exact
-from ..models import GAN, WGAN, Step
-from ..train import fit, spaced_steps
+from pipeline.config import GanParams, MixtureParams, TheoryWgan
+from pipeline.data.datasets import DataMeta, make_mixture, mixture_log_density, sample_mixture
+from pipeline.evaluation.metrics import w1_exact
+from pipeline.models.core import GAN, WGAN, Step
+from pipeline.training.loop import fit, spaced_steps
 
 LOG_EVERY = 10  # generator steps per log row; an estimate at a checkpoint averages the last rows
 

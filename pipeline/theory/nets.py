@@ -22,7 +22,7 @@ class Squeeze(nn.Module):
 class EnsembleMLP(nn.Module):
     """E independent MLPs evaluated in one batched matmul: x (E, B, d_in) -> (E, B) for out 1.
 
-    Same layout as ``pipeline.nets.mlp`` (Linear, LeakyReLU(0.2) between
+    Same layout as ``pipeline.models.nets.mlp`` (Linear, LeakyReLU(0.2) between
     layers) and nn.Linear's initialisation, U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
     The members share no parameter, so the sum of their losses trains each
     one exactly as alone (Adam and RMSProp act elementwise; clipping too).

@@ -14,7 +14,7 @@ import dataclasses
 import math
 from typing import Callable, Optional, Sequence
 
-from ..records import (
+from pipeline.records import (
     AblationResult,
     AvbToyResult,
     EnergyResult,
@@ -24,7 +24,7 @@ from ..records import (
     TheorySeeds,
     VanishingResult,
 )
-from ..seedstats import spread
+from pipeline.reporting.seedstats import spread
 
 DASH = "—"
 

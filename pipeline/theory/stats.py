@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..metrics import correlation
+from pipeline.evaluation.metrics import correlation
 
 
 def pearson(a, b) -> Optional[float]:

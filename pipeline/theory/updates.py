@@ -1,7 +1,7 @@
 """Updates for the theory parts that cannot use the core's step objects, built from the core's pieces.
 
-The core's WGAN and GAN (`pipeline.models`) train one critic against one
-generator net through `pipeline.train.fit`. Parts 1 and 2 instead train E
+The core's WGAN and GAN (`pipeline.models.core`) train one critic against one
+generator net through `pipeline.training.loop.fit`. Parts 1 and 2 instead train E
 critics at once, one per fixed theta (an ensemble in one batched call), and
 discriminators against a fixed or one-parameter generator. Their updates
 here use the core's losses, gradient penalty and optimiser factory; a single
@@ -13,8 +13,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .. import losses
-from ..config import GanParams, WganParams
+from pipeline.models import losses
+from pipeline.config import GanParams, WganParams
 
 _GAN = GanParams()  # the core GAN's Adam(beta1, beta2) = (0.5, 0.999)
 
@@ -48,7 +48,7 @@ def discriminator_step(disc: nn.Module, opt: torch.optim.Optimizer, real: Tensor
 
 def ensemble_critic_step(critic: nn.Module, opt: torch.optim.Optimizer, real: Tensor, fake: Tensor,
                          p: WganParams, clip: float) -> None:
-    """`pipeline.models.critic_step` for E critics on (E, B, d): the sum of the members' losses
+    """`pipeline.models.core.critic_step` for E critics on (E, B, d): the sum of the members' losses
     E f(fake) - E f(real) [+ gp_weight * penalty], clipping after the step for `clip`."""
     members = real.shape[0]
     real_s, fake_s = _split(critic, real, fake)

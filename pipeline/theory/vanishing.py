@@ -20,14 +20,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .. import losses
-from ..config import VanishingParams
-from ..models import critic_step, make_optimizer, spectral_normalise_
-from ..nets import mlp
-from ..records import VanishingResult
-from ..train import spaced_steps
-from .nets import Squeeze
-from .updates import discriminator_step, gan_optimizer
+from pipeline.models import losses
+from pipeline.config import VanishingParams
+from pipeline.models.core import critic_step, make_optimizer, spectral_normalise_
+from pipeline.models.nets import mlp
+from pipeline.records import VanishingResult
+from pipeline.training.loop import spaced_steps
+from pipeline.theory.nets import Squeeze
+from pipeline.theory.updates import discriminator_step, gan_optimizer
 
 def generator_grad_norm(net: nn.Module, loss_fn, params: list[Tensor], z: Tensor) -> float:
     """||d loss_fn(net(g(z))) / d(m_g, s)||_2 for the affine generator g(z) = m_g + s z (params = [m_g, s])."""

@@ -18,11 +18,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from . import features as feat
-from . import metrics
-from .config import EvalParams
-from .data import DataMeta, to_unit_interval
-from .records import InceptionInfo, Measurement, ModeInfo, SampleScores
+from pipeline.evaluation import features as feat
+from pipeline.evaluation import metrics
+from pipeline.config import EvalParams
+from pipeline.data.datasets import DataMeta, to_unit_interval
+from pipeline.records import InceptionInfo, Measurement, ModeInfo, SampleScores
 
 Extractor = Callable[[Tensor], np.ndarray]  # x in model space -> (N, d) float64 features
 

@@ -16,7 +16,7 @@ nets' shapes and the batch size and never drift from the code. Elementwise work
 snapshots fall. The snapshots sit at the same compute points for every model, so the
 quality-against-compute curves share their x values: half an octave apart from
 budget / 2**octaves up to the budget, and evenly over its second half, where the
-run's state at the budget is read (pipeline/convergence.py).
+run's state at the budget is read (pipeline/evaluation/convergence.py).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from torch import Tensor
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
-from .convergence import TAIL_FROM
+from pipeline.evaluation.convergence import TAIL_FROM
 
 TAIL_POINTS = 5  # compute points spread evenly over [TAIL_FROM * budget, budget] (the ends included)
 
@@ -74,7 +74,7 @@ def count_flops(fn: Callable[[], object]) -> int:
 
 
 def step_cost(step, batch: Tensor) -> StepCost:
-    """Count one inner and one outer update of `step` (a `pipeline.models.Step`) on a real batch of its
+    """Count one inner and one outer update of `step` (a `pipeline.models.core.Step`) on a real batch of its
     batch size, on a copy, under a forked RNG: the model being trained and its random streams are untouched.
     A model without inner updates (the VAE) costs 0 there."""
     with torch.random.fork_rng(devices=[batch.device] if batch.device.type == "cuda" else []):

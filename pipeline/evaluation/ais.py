@@ -31,10 +31,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .losses import standard_normal_logpdf
+from pipeline.models.losses import standard_normal_logpdf
 
 if TYPE_CHECKING:  # models imports torch.nn stacks; AIS itself needs only the callable
-    from .models import LatentModel
+    from pipeline.models.core import LatentModel
 
 LogPxZ = Callable[[Tensor, Tensor], Tensor]  # (x (B, ...), z (K, B, z_dim)) -> log p(x|z) (K, B)
 Schedule = Literal["sigmoid", "geometric", "linear"]
@@ -229,10 +229,10 @@ def bdmc(log_px_z: LogPxZ, x: Tensor, z: Tensor, *, chains: int = 16, steps: int
 
 
 def model_log_px_z(step: LatentModel) -> LogPxZ:
-    """log p(x|z) of a `pipeline.models.LatentModel` (AVB, VAE) as the callable AIS takes.
+    """log p(x|z) of a `pipeline.models.core.LatentModel` (AVB, VAE) as the callable AIS takes.
 
     `log_likelihood_terms` gives log p(x|z) + log p(z); the prior is taken off again, as in
-    `pipeline.likelihood`, so AIS adds it back through f_t alone. Put the model in eval mode
+    `pipeline.evaluation.likelihood`, so AIS adds it back through f_t alone. Put the model in eval mode
     first if its decoder has BatchNorm (`net.g_batchnorm`): train mode would mix the chains.
     """
     def log_px_z(x: Tensor, z: Tensor) -> Tensor:

@@ -3,7 +3,7 @@
 torch's x86 wheels link Intel's MKL for float32 matmuls, and MKL runs its
 generic AVX2 kernels on any CPU that is not Intel's, AVX-512 or not. The
 small shared library that `make setup` builds on AMD machines
-(`pipeline/native/mkl_amd.c`, into `<venv>/lib/`) answers MKL's vendor check
+(`pipeline/perf/native/mkl_amd.c`, into `<venv>/lib/`) answers MKL's vendor check
 with "Intel", so MKL chooses its kernels by the CPU's features instead; on the
 2-core AMD EPYC (family 26, Zen 5) of this project's runs that made the nets'
 matmuls 2.3x and their training steps 1.5-1.7x faster. It applies only where the

@@ -6,7 +6,7 @@ The reference is the loop of PyTorch-GAN's `implementations/wgan/wgan.py`
 per-image transforms (Resize, ToTensor, Normalize), one critic step per
 batch with `generator(z).detach()`, a Python loop of `p.data.clamp_`, and a
 generator step every n_critic batches. Both loops run the *same* nets, built
-once by `pipeline.nets` and deep-copied, so only the loop differs.
+once by `pipeline.models.nets` and deep-copied, so only the loop differs.
 
 The roofline: every matrix product and convolution that one step of the
 pipeline dispatches (forward and backward, as autograd runs them) is recorded
@@ -32,17 +32,17 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_map
 from torch.utils.flop_counter import flop_registry
 
-from .config import NetParams, WganParams
-from .data import DataMeta
-from .models import WGAN, Adversarial
-from .train import fit
+from pipeline.config import NetParams, WganParams
+from pipeline.data.datasets import DataMeta
+from pipeline.models.core import WGAN, Adversarial
+from pipeline.training.loop import fit
 
 # The nets the issue fixes for the comparison (PyTorch-GAN's MLP WGAN on MNIST):
 # critic 784-512-256-1 with LeakyReLU(0.2); generator 100-128-256-512-1024-784
 # with BatchNorm and Tanh.
 REFERENCE_NETS = NetParams(arch="mlp", z_dim=100, g_hidden=[128, 256, 512, 1024], d_hidden=[512, 256],
                            g_batchnorm=True)
-# The pipeline's own DCGAN nets (pipeline/nets.py) at width 64, z 100 (DCGAN's nz):
+# The pipeline's own DCGAN nets (pipeline/models/nets.py) at width 64, z 100 (DCGAN's nz):
 # critic conv 1->64->128 (4x4, stride 2; 28 -> 14 -> 7), head 6272-256-1;
 # generator 100-6272 (BatchNorm, ReLU), deconv 128->64->1 (7 -> 14 -> 28), Tanh.
 DCGAN_NETS = NetParams(arch="dcgan", z_dim=100, width=64)

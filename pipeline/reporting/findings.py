@@ -1,4 +1,4 @@
-"""What a data set's results say, as typed findings; pipeline/report.py turns them into words.
+"""What a data set's results say, as typed findings; pipeline/reporting/report.py turns them into words.
 
 - `anytime`: W1 of every model at 1/4, 1/2 and all of the shared FLOP budget, with its rank
   at each: a ranking at every budget, so that a model still improving at the budget is seen
@@ -9,7 +9,7 @@
   one these seeds could have detected (80% power). A metric is a headline only where every
   baseline (a generator that learned no mode) scores worse than the best model: otherwise it
   does not separate learning from no learning.
-- `states`: each run settled, still improving or getting worse at the budget (pipeline/convergence.py).
+- `states`: each run settled, still improving or getting worse at the budget (pipeline/evaluation/convergence.py).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
-from .convergence import STATES
-from .records import EvalRecord, RealRecord
-from .seedstats import Comparison, Spread, compare_family, min_detectable_difference, power_of, spread
+from pipeline.evaluation.convergence import STATES
+from pipeline.records import EvalRecord, RealRecord
+from pipeline.reporting.seedstats import Comparison, Spread, compare_family, min_detectable_difference, power_of, spread
 
 # metric key -> (label, lower is better)
 METRICS: dict[str, tuple[str, bool]] = {

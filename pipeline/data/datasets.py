@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .config import DataParams
-from .idx import IDX_FILES, IDX_SETS, DataError, describe_checks, load_idx_set
+from pipeline.config import DataParams
+from pipeline.data.idx import IDX_FILES, IDX_SETS, DataError, describe_checks, load_idx_set
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,7 @@ class BatchSampler:
     Indices are drawn `chunk` batches at a time so the loop makes one RNG call
     per chunk instead of one per step. `rows`: the rows of each drawn batch to return, all of
     them, or on torchrun this process's slice of the global batch that every process draws alike
-    from the same seeded generator (pipeline/distributed.py).
+    from the same seeded generator (pipeline/training/distributed.py).
     """
 
     def __init__(self, data: Tensor, batch_size: int, generator: torch.Generator, chunk: int = 256,
@@ -191,14 +191,14 @@ class BatchSampler:
 
 def save_prepared(folder: Path, d: Prepared) -> None:
     """`folder/data.pt` (tensors) and `folder/meta.json`, each written atomically."""
-    from . import io
+    from pipeline import io
 
     io.save_torch(Path(folder) / "data.pt", d.tensors())
     io.write_json(Path(folder) / "meta.json", d.meta.to_dict())
 
 
 def load_prepared(folder: Path) -> Prepared:
-    from . import io
+    from pipeline import io
 
     folder = Path(folder)
     if not (folder / "meta.json").exists():

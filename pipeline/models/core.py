@@ -1,4 +1,4 @@
-"""The four models as *step objects* over one training loop (`pipeline.train.fit`).
+"""The four models as *step objects* over one training loop (`pipeline.training.loop.fit`).
 
 Each model owns its nets, its optimisers and two update rules: `inner` (the
 discriminator / critic / adversary, run `inner_count(it)` times) and `outer`
@@ -14,11 +14,11 @@ from typing import Callable, Optional
 import torch
 from torch import Tensor, nn
 
-from . import losses
-from .config import AvbParams, GanParams, NetParams, Params, ParamsError, VaeParams, WganParams
-from .data import DataMeta
-from .nets import GaussianDecoder, Generator, ProductAdversary, Scorer
-from .registry import MODELS, section
+from pipeline.models import losses
+from pipeline.config import AvbParams, GanParams, NetParams, Params, ParamsError, VaeParams, WganParams
+from pipeline.data.datasets import DataMeta
+from pipeline.models.nets import GaussianDecoder, Generator, ProductAdversary, Scorer
+from pipeline.models.registry import MODELS, section
 
 Logs = dict[str, Tensor]  # scalar tensors; the trainer turns them into floats only when it logs
 
@@ -388,7 +388,7 @@ class VAE(LatentModel):
 
 
 def build(model: str, params: Params, meta: DataMeta) -> Step:
-    """The step object for `model` (a `pipeline.registry` name), configured from validated params."""
+    """The step object for `model` (a `pipeline.models.registry` name), configured from validated params."""
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose from {sorted(MODELS)}")
     if params.net.arch == "dcgan" and tuple(meta.shape) != (1, 28, 28):

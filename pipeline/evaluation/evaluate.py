@@ -15,16 +15,16 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import features as feat
-from . import metrics
-from .config import EvalParams
-from .data import DataMeta, Prepared, to_model_space, to_unit_interval
-from .likelihood import likelihood
-from .models import Step
-from .real_stats import RealStats
-from .records import EstimateVsW1, EvalRecord, SnapshotW1, TrainRecord
-from .registry import MODELS
-from .scores import metric_space, n_generated, sample_scores, snapshot_reference, subset
+from pipeline.evaluation import features as feat
+from pipeline.evaluation import metrics
+from pipeline.config import EvalParams
+from pipeline.data.datasets import DataMeta, Prepared, to_model_space, to_unit_interval
+from pipeline.evaluation.likelihood import likelihood
+from pipeline.models.core import Step
+from pipeline.evaluation.real_stats import RealStats
+from pipeline.records import EstimateVsW1, EvalRecord, SnapshotW1, TrainRecord
+from pipeline.models.registry import MODELS
+from pipeline.evaluation.scores import metric_space, n_generated, sample_scores, snapshot_reference, subset
 
 PREVIEW = {"points": 2500, "images": 64}  # scatter points / grid cells in the figures
 
@@ -143,7 +143,7 @@ def evaluate_model(ckpt: dict, train: TrainRecord, prepared: Prepared, stats: Re
 
     `seed` drives the evaluation's draws (test subsets, generator noise): the same for every run, so
     that two runs' numbers differ by what they learned and pair up across models."""
-    from .train import restore
+    from pipeline.training.loop import restore
 
     t0 = time.perf_counter()
     meta = prepared.meta

@@ -17,8 +17,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from .records import EstimateVsW1  # noqa: E402
-from .registry import MODELS  # noqa: E402
+from pipeline.records import EstimateVsW1  # noqa: E402
+from pipeline.models.registry import MODELS  # noqa: E402
 
 # Training-log columns that are bookkeeping, not curves.
 _NOT_CURVES = ("step",)
@@ -74,7 +74,7 @@ def samples_figure(samples: dict[str, Optional[np.ndarray]], notes: dict[str, st
     return fig
 
 
-# What each training-log column is, for its axis (the columns are the step objects' logs, pipeline/models.py).
+# What each training-log column is, for its axis (the columns are the step objects' logs, pipeline/models/core.py).
 LOG_LABELS = {
     "d_loss": "discriminator loss (nats)", "js_estimate": "JS estimate (nats)", "g_loss": "generator loss",
     "critic_loss": "critic loss (critic units)", "w_estimate": "W1 estimate (critic units)",
@@ -176,10 +176,10 @@ def estimate_vs_w1_figure(models: dict[str, list[tuple[pd.DataFrame, pd.DataFram
 
 def mixture_density_mesh(centers: list[list[float]], std: float, margin: float = 4.0,
                          steps: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The true mixture density (pipeline.data.mixture_log_density) on a square mesh around the centres."""
+    """The true mixture density (pipeline.data.datasets.mixture_log_density) on a square mesh around the centres."""
     import torch
 
-    from .data import mixture_log_density
+    from pipeline.data.datasets import mixture_log_density
 
     c = np.asarray(centers, np.float64)
     lo, hi = c.min() - margin * std - 0.25, c.max() + margin * std + 0.25

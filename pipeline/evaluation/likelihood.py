@@ -10,12 +10,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import metrics
-from .ais import ais_log_likelihood, bdmc, model_log_px_z
-from .config import AisParams, LoglikParams
-from .losses import standard_normal_logpdf
-from .models import LatentModel
-from .records import AisEstimate, Likelihood
+from pipeline.evaluation import metrics
+from pipeline.evaluation.ais import ais_log_likelihood, bdmc, model_log_px_z
+from pipeline.config import AisParams, LoglikParams
+from pipeline.models.losses import standard_normal_logpdf
+from pipeline.models.core import LatentModel
+from pipeline.records import AisEstimate, Likelihood
 
 
 @torch.no_grad()
@@ -48,7 +48,7 @@ def likelihood(step: LatentModel, x: Tensor, p: LoglikParams, seed: int, ais: Ai
 
 
 def _ais(step: LatentModel, x: Tensor, p: AisParams, seed: int, elbo: np.ndarray) -> AisEstimate:
-    """AIS (pipeline/ais.py) on the first `p.points` of the same test points; `elbo`: theirs. With
+    """AIS (pipeline/evaluation/ais.py) on the first `p.points` of the same test points; `elbo`: theirs. With
     `p.bdmc_points`, BDMC with the same settings on that many points simulated from the model."""
     settings = dict(chains=p.chains, steps=p.steps, leapfrog=p.leapfrog, step_size=p.step_size, seed=seed)
     log_px_z = model_log_px_z(step)

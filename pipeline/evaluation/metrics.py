@@ -1,7 +1,7 @@
 """Evaluation metrics as small pure functions, each with its formula and paper.
 
 Arrays in, numbers out: numpy float64 (pytorch-fid and POT work in numpy).
-Nothing here knows about models, files or params; `pipeline.evaluate` feeds
+Nothing here knows about models, files or params; `pipeline.evaluation.evaluate` feeds
 them samples and features.
 """
 

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 import torch
 
-from . import losses
-from .config import WganParams
-from .theory.nets import EnsembleMLP
-from .theory.updates import ensemble_critic_step
+from pipeline.models import losses
+from pipeline.config import WganParams
+from pipeline.theory.nets import EnsembleMLP
+from pipeline.theory.updates import ensemble_critic_step
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ algorithms). Nothing else draws random numbers in the loop (no `random`, no
 numpy), so torch's generators are all the RNG state there is.
 
 On torchrun (`world`), each process trains on its slice of every global batch and the result is
-that of one process up to float rounding: pipeline/distributed.py.
+that of one process up to float rounding: pipeline/training/distributed.py.
 """
 
 from __future__ import annotations
@@ -41,9 +41,10 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from . import blas, distributed
-from .data import BatchSampler
-from .models import Step
+from pipeline.perf import blas
+from pipeline.training import distributed
+from pipeline.data.datasets import BatchSampler
+from pipeline.models.core import Step
 
 RESUME_FORMAT = 1  # bump when the resume state's layout changes (an old one is then not resumed)
 
@@ -169,7 +170,7 @@ def pin_torch(threads: int, deterministic: bool) -> dict:
 
 def cpu_name() -> str:
     """'<model name>[, MKL's Intel path] (<kernel set torch dispatches to>)', e.g. 'AMD EPYC (AVX512)':
-    what decides the bytes a run writes (the middle part when pipeline/blas.py's shim runs)."""
+    what decides the bytes a run writes (the middle part when pipeline/perf/blas.py's shim runs)."""
     model = platform.processor() or "unknown CPU"
     try:
         with open("/proc/cpuinfo") as f:  # Linux: platform.processor() is often empty or just the arch
@@ -221,7 +222,7 @@ def fit(
     `resume`: such a state, from a run of the same step object, data and arguments.
     `world`: this process's rank in a torchrun group whose ranks all call `fit` alike: it trains on
     its slice of every global batch of `step.batch_size` rows (which the ranks must divide), with
-    the gradients and logged losses averaged over the ranks (pipeline/distributed.py).
+    the gradients and logged losses averaged over the ranks (pipeline/training/distributed.py).
     On a divergence the step object is rolled back to the last good log row.
     """
     gen = torch.Generator(device=data.device).manual_seed(seed)
@@ -338,9 +339,9 @@ def checkpoint(step: Step, result: TrainResult, config: dict) -> dict:
 
 def restore(ckpt: dict, device: torch.device | str = "cpu") -> Step:
     """Rebuild a trained step object from :func:`checkpoint`'s output (eval mode)."""
-    from .config import Params
-    from .data import DataMeta
-    from .models import build
+    from pipeline.config import Params
+    from pipeline.data.datasets import DataMeta
+    from pipeline.models.core import build
 
     params = Params.model_validate(ckpt["config"])
     step = build(ckpt["model"], params, DataMeta.from_dict(ckpt["meta"]))

@@ -18,12 +18,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import features as feat
-from . import metrics
-from .config import ClassifierParams, EvalParams, InceptionParams
-from .data import DataMeta, Prepared, to_model_space, to_unit_interval
-from .records import InceptionInfo, RealRecord, SnapshotFloor
-from .scores import Reference, metric_space, n_generated, sample_scores, snapshot_reference, subset
+from pipeline.evaluation import features as feat
+from pipeline.evaluation import metrics
+from pipeline.config import ClassifierParams, EvalParams, InceptionParams
+from pipeline.data.datasets import DataMeta, Prepared, to_model_space, to_unit_interval
+from pipeline.records import InceptionInfo, RealRecord, SnapshotFloor
+from pipeline.evaluation.scores import Reference, metric_space, n_generated, sample_scores, snapshot_reference, subset
 
 
 @dataclass

@@ -4,8 +4,8 @@ The CLI's choices, the training stage, evaluation, the plots, the summary and
 the report all iterate over `MODELS`; no other Python module spells a model's
 name. To add a model:
 
-1. its step class in `pipeline/models.py` (an `inner` and an `outer` update);
-2. its params section in `pipeline/config.py` and `params.yaml`;
+1. its step class in `pipeline/models/core.py` (an `inner` and an `outer` update);
+2. its params section in `pipeline/config/core.py` and `params.yaml`;
 3. one `ModelSpec` below;
 4. its name in the `models:` list at the top of `dvc.yaml` (`tests/test_registry.py`
    checks that the two lists agree).
@@ -21,7 +21,7 @@ from enum import Enum
 class ModelSpec:
     name: str  # CLI argument, file names, summary keys
     label: str  # tables, legends
-    step: str  # its class in pipeline.models
+    step: str  # its class in pipeline.models.core
     section: str  # its params.yaml section (the nets' sizes come from `net`)
     estimate: str  # the training log's column that estimates a distance or a bound
     estimate_label: str  # what that column is, for axes and tables
@@ -54,7 +54,7 @@ ModelName = Enum("ModelName", {n: n for n in NAMES}, type=str)
 def section(model: str, params, dataset: str):
     """The model's params section (a `pipeline.config` model) as it applies to `dataset`: its
     `per_dataset` keys applied, and what every model shares set from `budget` and `train` (the batch
-    size, the lr schedule). Its `steps` follow from the FLOP budget (pipeline/budget.py `plan`), once the
-    nets exist. Here, not in pipeline.models, so that a stage's main process can plan without torch."""
+    size, the lr schedule). Its `steps` follow from the FLOP budget (pipeline/training/budget.py `plan`), once the
+    nets exist. Here, not in pipeline.models.core, so that a stage's main process can plan without torch."""
     own = getattr(params, MODELS[model].section).for_dataset(dataset)
     return own.model_copy(update={"batch_size": params.budget.batch_size, "lr_decay": params.train.lr_schedule})

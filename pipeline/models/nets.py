@@ -21,7 +21,7 @@ from typing import Any, Callable, Optional
 import torch
 from torch import Tensor, nn
 
-from .config import NetParams
+from pipeline.config import NetParams
 
 
 def mlp(sizes: list[int], batchnorm: bool = False, out_act: Optional[nn.Module] = None) -> nn.Sequential:

@@ -4,7 +4,7 @@ Nested as {dataset: {model: {metric: {mean, std, n}, "converged": share}, "real"
 "theory": {part: {metric: {mean, std, n}}}}, which `dvc exp show` flattens to
 columns such as `ring8.wgan.w1.mean`: mean and sample std over the seeds in params
 `seeds`, n the seeds with a finite value (a diverged run has none); `converged` is
-the share of seeds whose run settled at the budget (pipeline/convergence.py);
+the share of seeds whose run settled at the budget (pipeline/evaluation/convergence.py);
 `gflop.mean` the training FLOPs the runs used and `gflop.budget` the data set's budget;
 `w1_at_25pct` and `w1_at_50pct` the snapshot W1 at a quarter and half of it. Per-seed values
 stay in the records. Descriptions (devices, versions, timings, sample counts) stay
@@ -17,9 +17,9 @@ from __future__ import annotations
 import math
 from typing import Iterable, Optional
 
-from .findings import w1_at
-from .records import EvalRecord, RealRecord
-from .seedstats import spread
+from pipeline.reporting.findings import w1_at
+from pipeline.records import EvalRecord, RealRecord
+from pipeline.reporting.seedstats import spread
 
 # The numbers a comparison is read on; the rest stays in the records and the reports.
 HEADLINE = ("w1", "fid_domain", "fid_inception", "precision", "recall", "modes_covered", "high_quality_pct", "mode_kl",

@@ -15,11 +15,11 @@ from typing import Callable, Optional
 
 import yaml
 
-from . import findings
-from .convergence import STATES
-from .records import EvalRecord, Measurement, RealRecord, SampleScores, TrainRecord
-from .registry import MODELS
-from .seedstats import Paired, Spread, paired_test, spread
+from pipeline.reporting import findings
+from pipeline.evaluation.convergence import STATES
+from pipeline.records import EvalRecord, Measurement, RealRecord, SampleScores, TrainRecord
+from pipeline.models.registry import MODELS
+from pipeline.reporting.seedstats import Paired, Spread, paired_test, spread
 
 DASH = "—"  # not applicable to this model / data set
 
@@ -522,14 +522,14 @@ def _how_measured(d: DatasetResults) -> list[str]:
         "support but learned no mode) scores worse than the best model; the others stay in the table and are "
         "listed as not separating learning from no learning.",
         "- Compute: every model trains for the same matmul FLOPs, forward and backward of every network pass in "
-        "its steps, counted with torch's FLOP formulas on the model's own nets (pipeline/budget.py); the same "
+        "its steps, counted with torch's FLOP formulas on the model's own nets (pipeline/training/budget.py); the same "
         "batch size for every model; snapshots at the same compute points, half an octave apart and evenly "
         "over the budget's second half. The GFLOP column is what each run used (within one step of the budget).",
         "- At the budget: over the budget's second half, the least-squares line through a run's snapshot W1 "
         "against compute changes by less than the tolerance (settled), falls by more (still improving) or rises "
         f"by more (getting worse). The tolerance is the same for every model: max({fmt(d.rtol)} x the real-data "
         "floor's W1 at the snapshots' sample size, 2 standard errors of the fitted change when every snapshot "
-        "carries the floor's sampling noise) (pipeline/convergence.py).",
+        "carries the floor's sampling noise) (pipeline/evaluation/convergence.py).",
         f"- Learning rate: {d.lr_schedule} for every model (`train.lr_schedule`).",
     ]
     e = next((r.eval.estimate_vs_w1 for r in d.models if r.eval.estimate_vs_w1.n_samples), None)

@@ -13,7 +13,7 @@ from typing import Optional
 
 import numpy as np
 
-from .config import DataParams
+from pipeline.config import DataParams
 
 # --- MNIST / Fashion-MNIST from raw IDX files ----------------------------------------
 

@@ -1,7 +1,7 @@
 """A run's state at the budget: settled, still improving, or getting worse.
 
 This describes a run; it never sets a budget (every model gets the same compute,
-pipeline/budget.py). Over the second half of the budget, [budget/2, budget], the
+pipeline/training/budget.py). Over the second half of the budget, [budget/2, budget], the
 snapshots sit at the same compute points for every model. A least-squares line
 through their exact W1 against compute gives the signed change over that window:
 
@@ -11,7 +11,7 @@ and the run is
 - "improving" when change < -tolerance (W1 still falling: more compute would help),
 - "getting worse" when change > +tolerance (rising: a drift or an oscillation),
 - "settled" otherwise,
-- "diverged" when training hit NaN/inf (pipeline/train.py).
+- "diverged" when training hit NaN/inf (pipeline/training/loop.py).
 
 The tolerance is the same for every model on a data set, so it is no looser for a
 noisier or a worse model:
@@ -20,7 +20,7 @@ noisier or a worse model:
 
 where `floor` is the exact W1 of real training samples at the snapshots' sample size
 (what a perfect generator's snapshot scores), `floor_sd` its sd over subsets (how much
-one snapshot's W1 moves by sampling alone, pipeline/real_stats.py), W the window's
+one snapshot's W1 moves by sampling alone, pipeline/evaluation/real_stats.py), W the window's
 length and Sxx the spread of its compute points: the second term is NOISE_Z standard
 errors of the fitted change when every snapshot carries that sampling noise. A model
 whose own snapshots are noisier than real data's is not given a wider band: its
@@ -34,7 +34,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .records import Convergence, SnapshotFloor
+from pipeline.records import Convergence, SnapshotFloor
 
 TAIL_FROM = 0.5  # the state is read over [TAIL_FROM * budget, budget]
 
