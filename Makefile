@@ -24,14 +24,16 @@ $(VENV)/.installed: pyproject.toml pipeline/perf/native/mkl_amd.c
 repro: setup
 	start=$$(date +%s); dvc repro && $(PY) -m stages times --since $$start
 
+# DATA_ROOT=/path/to/mnist (raw IDX files) also runs the MNIST tests; without it they skip
 test: setup
-	$(PY) -m pytest
+	DATA_ROOT=$(DATA_ROOT) $(PY) -m pytest
 
 test-all: setup
-	$(PY) -m pytest -m "slow or not slow"
+	DATA_ROOT=$(DATA_ROOT) $(PY) -m pytest -m "slow or not slow"
 
 bench: setup
-	$(PY) -m stages bench --data-root $(or $(DATA_ROOT),../shared/data/mnist)
+	$(if $(DATA_ROOT),,$(error make bench needs DATA_ROOT=/path/to/mnist, the raw MNIST IDX files))
+	$(PY) -m stages bench --data-root $(DATA_ROOT)
 
 # `dvc exp show` with every param and every .mean/.std/.n is 642 columns wide (default run); this is the compact view
 # (W1, domain FID and converged share per model, the floors, clip, seeds). Any data set in `datasets` shows.

@@ -13,14 +13,14 @@ COMMANDS: dict[str, tuple[str, dict]] = {
     "train": ("train", {"no_args_is_help": True}),
     "bench": ("bench", {}),
     "bench-seeds": ("bench_seeds", {}),  # not a DVC stage: processes against an ensemble of seeds
-    # evaluation, plots, report (issue 3)
+    # evaluation, plots, report
     "real-stats": ("real_stats", {"no_args_is_help": True}),
     "evaluate": ("evaluate", {"no_args_is_help": True}),
     "plot": ("plot", {}),
     "summary": ("summary", {}),
     "report": ("report", {}),
     "times": ("times", {}),  # not a DVC stage: the last run's stage times, for a timing table (docs/performance.md)
-    # theory (issue 4): a sub-app with one command per part
+    # theory: a sub-app with one command per part
     "theory": ("theory", {"group": True}),
 }
 

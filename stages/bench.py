@@ -1,7 +1,7 @@
 """bench: WGAN critic steps per second, this pipeline's loop against the reference loop and
 against this machine's matmul roofline.
 
-    python -m stages bench --data-root ../shared/data/mnist
+    python -m stages bench --data-root /path/to/mnist   (or: make bench DATA_ROOT=/path/to/mnist)
 
 Not a DVC stage: a measurement a user runs by hand. Prints what it measured
 (every repeat, the medians, their ratio, the step's FLOPs and its fraction of

@@ -11,17 +11,21 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-# The real MNIST files live beside the checkout (../shared/data/mnist); the
-# pipeline itself never knows this path, only the tests do.
-SHARED_MNIST = Path(os.environ.get("MNIST_DIR", REPO.parent / "shared" / "data" / "mnist"))
+# The MNIST tests read real IDX files from an optional folder (a test never downloads).
+DATA_ROOT = os.environ.get("DATA_ROOT")
 
 
 @pytest.fixture
 def mnist_dir(tmp_path: Path) -> Path:
-    if not (SHARED_MNIST / "train-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"no MNIST copy at {SHARED_MNIST}")
+    """A scratch copy of $DATA_ROOT's MNIST IDX files (train-images-idx3-ubyte.gz and the other three)."""
+    if not DATA_ROOT:
+        pytest.skip("MNIST tests need the raw IDX files: run with DATA_ROOT=/path/to/mnist "
+                    "(e.g. `make test DATA_ROOT=~/data/mnist`)")
+    src = Path(DATA_ROOT).expanduser()
+    if not (src / "train-images-idx3-ubyte.gz").exists() and not (src / "train-images-idx3-ubyte").exists():
+        pytest.skip(f"DATA_ROOT={src} holds no MNIST IDX files (train-images-idx3-ubyte[.gz], ...)")
     dst = tmp_path / "mnist"
-    shutil.copytree(SHARED_MNIST, dst)
+    shutil.copytree(src, dst)
     return dst
 
 

@@ -73,9 +73,8 @@ def test_default_classifier_on_digits(digits):
 
 @pytest.mark.slow
 def test_default_classifier_reaches_99_percent_on_mnist(mnist_dir: Path, tmp_path: Path):
-    """params.yaml's classifier on MNIST's official test set: at least 99% held-out accuracy, trained in
-    under 3 minutes with one CPU thread (the real_stats stage's setting). Measured on the 2-core CPU:
-    99.17% in 103 s."""
+    """params.yaml's classifier on MNIST's official test set: at least 99% held-out accuracy with one CPU
+    thread (the real_stats stage's setting). Its time is printed, not asserted: it depends on the machine."""
     data = prepare("mnist", DataParams(root=str(mnist_dir), download=False), seed=0, download_dir=tmp_path)
     c = load_params(REPO / "params.yaml").eval.classifier.for_dataset("mnist")
     threads = torch.get_num_threads()
@@ -89,4 +88,3 @@ def test_default_classifier_reaches_99_percent_on_mnist(mnist_dir: Path, tmp_pat
     print(f"MNIST {c.arch} classifier: {100 * out['test_accuracy']:.2f}% in {seconds:.0f} s")
     assert out["arch"] == "cnn" and out["epochs"] == 3
     assert out["test_accuracy"] >= 0.99
-    assert seconds < 180

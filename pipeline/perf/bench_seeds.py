@@ -1,6 +1,6 @@
 """Seeds in parallel: one process per seed against one vectorised ensemble of seeds.
 
-Issue 8 asks for whichever of the two measures faster. Both run the same WGAN step (Arjovsky et al.
+It measures which of the two is faster. Both run the same WGAN step (Arjovsky et al.
 2017, Algorithm 1: n_critic RMSProp critic steps, each followed by clipping, then one generator step) on
 2-D points with the pipeline's MLP sizes. The ensemble holds E seeds' nets as stacked weights and runs
 them as batched matmuls (`theory.nets.EnsembleMLP`, stepped by the theory parts'

@@ -1,4 +1,4 @@
-"""The papers' claims, reproduced (issue 4): one small module per part.
+"""The papers' claims, reproduced: one small module per part.
 
     lines       Arjovsky, Chintala & Bottou 2017, Example 1 (parallel lines)
     vanishing   Arjovsky & Bottou 2017, Theorem 2.4 / Figure 2; WGAN Figure 2
