@@ -44,7 +44,7 @@ def _results(ds: str, params):
     """A data set's records, every model and seed, as the report reads them."""
     from pipeline.records import EvalRecord, RealRecord, TrainRecord
     from pipeline.models.registry import MODELS
-    from pipeline.reporting.findings import DatasetResults, ModelResult
+    from pipeline.reporting.results import DatasetResults, ModelResult
 
     models = [ModelResult([EvalRecord.read(eval_record_path(ds, m, s)) for s in params.seeds],
                           [TrainRecord.read(train_record_path(ds, m, s)) for s in params.seeds]) for m in MODELS]

@@ -33,9 +33,9 @@ from pipeline.records import (
     SnapshotW1,
     TrainRecord,
 )
-from pipeline.reporting import findings
-from pipeline.reporting.findings import DatasetResults, ModelResult
-from pipeline.reporting.report import render_dataset, render_index
+from pipeline.reporting import findings, readings
+from pipeline.reporting.results import DatasetResults, ModelResult
+from pipeline.reporting.report import fmt, render_dataset, render_index
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).resolve().parent / "golden" / "report"
@@ -281,6 +281,33 @@ def test_table_columns_follow_the_data_set_and_unavailable_inception_fid_is_foot
     assert "| gan | unavailable [1] |" in page and f"\n[1] {NO_INCEPTION}\n" in page
 
 
+def test_a_number_that_rounds_up_to_more_digits_is_written_plainly():
+    # `g` rounds 999.7 to 3 significant digits as 1e+03: written whole, as a number of 1000 or more is
+    assert [fmt(v) for v in (999.7, -999.7, 999.4, 1234.0, 0.0123, 1.5e5, 4e-4)] == \
+        ["1000", "-1000", "999", "1234", "0.0123", "1.50e+05", "4.00e-04"]
+    assert (fmt(99.7, 2), fmt(99.4, 2)) == ("100", "99")
+    # runs that trained to within a step of the 1000 GFLOP budget: their GFLOP cell reads 1000
+    d = _ring()
+    for r in d.models:
+        for t in r.trains:
+            t.flops = int(999.7e9)
+    assert all(r.gflop == pytest.approx(999.7) for r in _find(d).table.rows)
+    table = render_dataset(d, {"seeds": list(SEEDS)}).split("## Every metric at the budget")[1]
+    row = next(line for line in table.splitlines() if line.startswith("| wgan "))
+    assert [c.strip() for c in row.strip("|").split("|")][-3] == "1000"
+
+
+def test_sections_are_separated_by_one_blank_line():
+    ring = _golden_ring()
+    ring.figures.append("../figures/ring8/curves.png")  # two figures under Figures
+    pages = [render_dataset(ring, {"seeds": list(SEEDS)}), render_dataset(_digits(), {"seeds": list(SEEDS)}),
+             render_index([ring, _digits()], {"ring8": "results/ring8.md", "digits": "results/digits.md"},
+                          {"mnist": ("results/mnist.md", "mnist")})]
+    assert all("\n\n\n" not in page for page in pages)
+    assert "samples.png)\n\n![curves](../figures/ring8/curves.png)\n\n## How it was measured" in pages[0]
+    assert f"|\n\n[1] {NO_INCEPTION}\n\n## Reading" in pages[1]  # footnotes: one blank line either side
+
+
 def test_likelihoods_are_ordered_only_when_the_paired_test_separates_them():
     m = _models(
         avb=_model("avb", [0.7, 0.75, 0.65], [0.4, 0.45, 0.35], loglik=[(-1.9, -2.0, 0.2), (-2.0, -2.1, 0.2),
@@ -327,7 +354,7 @@ def test_with_ais_the_order_and_the_elbo_gap_use_ais_on_its_own_points():
 
 
 def test_an_estimate_that_runs_opposite_to_w1_late_is_read_from_the_late_snapshots():
-    assert [findings.strength(r) for r in (0.7, 0.69, 0.3, -0.29, -0.3)] == \
+    assert [readings.strength(r) for r in (0.7, 0.69, 0.3, -0.29, -0.3)] == \
         ["close", "moderate", "moderate", "barely", "opposite"]
     # a critic's estimate rising toward a falling W1 in every seed (snapshots at steps 1500 and 3000 are late)
     est = [(0.0, 0.1, 0.25), (0.0, 0.2, 0.26), (0.0, 0.15, 0.27)]

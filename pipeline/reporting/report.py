@@ -1,7 +1,8 @@
 """Markdown reports rendered from other stages' outputs: records -> findings -> templates.
 
 pipeline/reporting/findings.py decides what a page says (which model is lowest, what it is separated
-from, how far from the real-data floor, which runs diverged or were still moving at the budget); the
+from, how far from the real-data floor, which runs diverged or were still moving at the budget), with
+pipeline/reporting/readings.py for the rest of the reading (modes, estimates, likelihoods); the
 Jinja2 templates in pipeline/reporting/templates/ say it in words, with the number formats below. There
 is no fixed prose that a new run could contradict. Diverged runs are shown as diverged, never as numbers.
 """
@@ -20,7 +21,8 @@ from jinja2.ext import Extension
 
 from pipeline.evaluation.convergence import STATES
 from pipeline.reporting import findings
-from pipeline.reporting.findings import DatasetResults
+from pipeline.reporting.readings import LOW_ESS
+from pipeline.reporting.results import DatasetResults
 from pipeline.reporting.seedstats import Spread
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -39,7 +41,10 @@ def fmt(v: Optional[float], digits: int = 3) -> str:
         return str(v)
     if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
         return f"{v:.{digits - 1}e}"
-    return f"{v:.{digits}g}" if abs(v) < 10 ** digits else f"{v:.0f}"
+    # `g` writes an exponent where the digits before the point are more than `digits`: 1234 or 999.7, which
+    # rounds up to 1e+03; such a number is written whole (1234, 1000)
+    out = f"{v:.{digits}g}"
+    return f"{v:.0f}" if "e" in out else out
 
 
 def ms(sp: Spread, digits: int = 3, total: Optional[int] = None) -> str:
@@ -88,7 +93,7 @@ def environment() -> jinja2.Environment:
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
                              autoescape=False, extensions=[LineContinuation])
     env.filters.update(FILTERS)
-    env.globals.update(DASH=DASH, ANYTIME=findings.ANYTIME, POWER=findings.POWER, LOW_ESS=findings.LOW_ESS,
+    env.globals.update(DASH=DASH, ANYTIME=findings.ANYTIME, POWER=findings.POWER, LOW_ESS=LOW_ESS,
                        CLASSIFIER_NAMES=CLASSIFIER_NAMES)
     return env
 
