@@ -26,7 +26,7 @@ import typer
 
 from pipeline.perf import bench
 from pipeline.data import datasets as data_lib
-from pipeline.config import DataParams, ParamsError
+from pipeline.config import ParamsError
 from pipeline.training.device import resolve_device
 from pipeline.data.idx import idx_files
 from pipeline.training.loop import cpu_name
@@ -138,7 +138,11 @@ def main(
     if threads:
         torch.set_num_threads(threads)
     name = dataset.value
-    dp = DataParams(root=str(data_root) if data_root else None, download=data_root is None)
+    from .common import params_or_exit
+
+    # params.yaml's data: (the mixtures' sizes, digits' split), with the raw files of --data-root
+    dp = params_or_exit().data.model_copy(update={"root": str(data_root) if data_root else None,
+                                                  "download": data_root is None})
     try:
         prepared = data_lib.prepare(name, dp, 0, DOWNLOADS)
     except data_lib.DataError as e:

@@ -19,6 +19,8 @@ def main(
     (`--dataset` or `--index`: one of them). A page of a data set not in params (a committed MNIST run)
     is left alone."""
     from pipeline import io
+    from pipeline.config import SHARED_KEYS
+    from pipeline.models.registry import MODELS
     from pipeline.reporting.report import render_dataset, render_index
 
     params = params_or_exit()
@@ -26,7 +28,9 @@ def main(
         raise fail("--index writes the index of every data set: give it without --dataset")
     if dataset is not None and dataset.value not in params.datasets:
         raise fail(f"--dataset {dataset.value} is not in params.yaml datasets {params.datasets}")
-    shown = params.model_dump(exclude={"theory"})  # every section a result depends on, defaults filled in
+    # every section a result depends on; a model's steps, batch size and lr schedule are set by the budget and
+    # train.lr_schedule (shown there), not by its own section
+    shown = params.model_dump(exclude={"theory": True} | {name: set(SHARED_KEYS) for name in MODELS})
     results = [_results(ds, params) for ds in ([dataset.value] if dataset else params.datasets)]
     if not index:
         for d in results:

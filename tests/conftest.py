@@ -32,6 +32,46 @@ def mnist_dir(tmp_path: Path) -> Path:
 MODEL_SECTIONS = ("gan", "wgan", "wgan_gp", "avb", "vae")
 
 
+def shipped() -> dict:
+    """params.yaml as a fresh mapping: the one source of values every test's params start from."""
+    import yaml
+
+    return yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def overlaid(base: dict, keys: dict) -> dict:
+    """`keys` on top of `base`, a mapping into a mapping key by key: a section keeps the keys `keys` leaves
+    out (per_dataset and theory overlays too); any other value, None included, replaces."""
+    out = dict(base)
+    for k, v in keys.items():
+        out[k] = overlaid(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+    return out
+
+
+def shipped_with(keys: dict) -> dict:
+    """params.yaml's mapping with `keys` on top, unvalidated (for a test of what validation refuses)."""
+    return overlaid(shipped(), keys)
+
+
+def params_with(raw: dict | None = None):
+    """Validated Params: params.yaml with a test's keys on top (model sections' `batch_size` and
+    `lr_decay` moved where params.yaml says them, through `shared_keys`)."""
+    from pipeline.config import parse_params
+
+    return parse_params(shipped_with(shared_keys(raw or {})))
+
+
+def section_with(path: str, **keys):
+    """The section at dotted `path` (`net`, `eval.ais`, `theory.lines`): params.yaml's keys with `keys` on
+    top, validated as that section alone (without the checks between sections, e.g. dcgan's data sets)."""
+    from pipeline.config import Params
+
+    cls, raw = Params, shipped()
+    for name in path.split("."):
+        cls, raw = cls.model_fields[name].annotation, raw[name]
+    return cls.model_validate(overlaid(raw, keys))
+
+
 def shared_keys(raw: dict) -> dict:
     """A params mapping whose model sections set `batch_size`, `lr_decay` or `steps` (a unit test's tiny
     model), rewritten as params.yaml must say them: one batch size (`budget.batch_size`) and lr schedule
@@ -50,15 +90,14 @@ def shared_keys(raw: dict) -> dict:
 
 
 def build_tiny(model: str, raw: dict, meta, steps: int | None = None):
-    """The step object `build` makes from `raw` (through `shared_keys`), seeded, with `steps` for a linear
-    lr schedule (the training stage sets it from the FLOP budget)."""
+    """The step object `build` makes from params.yaml with `raw` on top (`params_with`), seeded, with
+    `steps` for a linear lr schedule (the training stage sets it from the FLOP budget)."""
     import torch
 
-    from pipeline.config import Params
     from pipeline.models.core import build
 
     torch.manual_seed(0)
-    step = build(model, Params.model_validate(shared_keys(raw)), meta)
+    step = build(model, params_with(raw), meta)
     if steps is not None:
         step.p = step.p.model_copy(update={"steps": steps})
     return step

@@ -11,9 +11,10 @@ import torch
 
 from pipeline.evaluation import metrics
 from pipeline.evaluation.ais import AisResult, ais_log_likelihood, bdmc, beta_schedule, model_log_px_z
-from pipeline.config import NetParams, VaeParams
 from pipeline.data.datasets import DataMeta
 from pipeline.models.core import VAE
+
+from .conftest import section_with
 
 Z_DIM, X_DIM, POINTS = 2, 5, 20
 
@@ -135,7 +136,7 @@ def test_same_seed_same_estimate():
 def test_adapter_on_an_untrained_vae():
     meta = DataMeta("digits", "images", (1, 8, 8), 64, 64, levels=16, num_classes=10)
     torch.manual_seed(0)
-    vae = VAE(NetParams(z_dim=4, g_hidden=[16], d_hidden=[16]), meta, VaeParams()).eval()
+    vae = VAE(section_with("net", z_dim=4, g_hidden=[16], d_hidden=[16]), meta, section_with("vae")).eval()
     x = torch.rand(6, 1, 8, 8) * 2 - 1
     with torch.no_grad():  # AIS turns gradients back on for z only
         r = ais_log_likelihood(model_log_px_z(vae), x, 4, chains=3, steps=5, leapfrog=2)

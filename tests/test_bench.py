@@ -18,10 +18,18 @@ from pipeline.data.datasets import DataMeta
 from stages import bench as bench_stage
 from stages.__main__ import app
 
+from .conftest import section_with, shipped_with
+
+
+def net_params(**keys) -> NetParams:
+    """params.yaml's net: section with `keys` on top."""
+    return section_with("net", **keys)
+
+
 POINTS = DataMeta("ring8", "points", (2,), 256, 64)
 IMAGES = DataMeta("mnist", "images", (1, 28, 28), 256, 64, levels=255)
 # generator 3-5-2, critic 2-7-1, no BatchNorm
-TINY_MLP = NetParams(arch="mlp", z_dim=3, g_hidden=[5], d_hidden=[7])
+TINY_MLP = net_params(arch="mlp", z_dim=3, g_hidden=[5], d_hidden=[7])
 
 
 @pytest.fixture(autouse=True)
@@ -71,7 +79,7 @@ def test_count_does_not_train_the_step():
 
 
 def test_dcgan_step_counts_convolutions_like_flop_counter():
-    net = NetParams(arch="dcgan", z_dim=4, width=8, d_hidden=[16])
+    net = net_params(arch="dcgan", z_dim=4, width=8, d_hidden=[16])
     w = tiny_wgan(IMAGES, net, 2, 1)
     x = torch.randn(2, 1, 28, 28)
     count = bench.count_step(w, x, 1)
@@ -128,7 +136,7 @@ def test_run_returns_the_fraction_of_the_roofline():
     data = torch.rand(256, 1, 8, 8) * 2 - 1
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(data, torch.zeros(256)), batch_size=8,
                                          shuffle=True, drop_last=True)
-    net = NetParams(arch="mlp", z_dim=4, g_hidden=[16], d_hidden=[16])
+    net = net_params(arch="mlp", z_dim=4, g_hidden=[16], d_hidden=[16])
     row = bench.run(meta, data, loader, net, batch_size=8, n_critic=2, critic_steps=10, repeats=2, profile_steps=2)
     assert [len(b.critic_steps_per_s) for b in row.loops] == [2, 2]
     assert len(row.roofline_gflops) == 2
@@ -141,7 +149,8 @@ def test_run_returns_the_fraction_of_the_roofline():
 
 def test_bench_cli_prints_the_roofline_table(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"net": {"z_dim": 4, "g_hidden": [16], "d_hidden": [16]}}))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(shipped_with({"net": {"z_dim": 4, "g_hidden": [16],
+                                                                                "d_hidden": [16]}})))
     res = CliRunner().invoke(app, ["bench", "--dataset", "digits", "--net", "params", "--critic-steps", "10",
                                    "--repeats", "1", "--profile-steps", "1", "--threads", "1", "--json", "out.json"])
     assert res.exit_code == 0, res.output

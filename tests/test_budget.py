@@ -6,16 +6,16 @@ import pytest
 import torch
 
 from pipeline.training.budget import StepCost, compute_points, count_flops, plan, step_cost
-from pipeline.config import Params
 from pipeline.data.datasets import DataMeta
 from pipeline.models.core import build
+
+from .conftest import params_with, shipped_with
 
 POINTS = DataMeta("ring8", "points", (2,), 100, 100, centers=[[1.0, 0.0]], std=0.05)
 
 
 def _step(model: str, **over):
-    params = Params.model_validate({"net": {"z_dim": 4, "g_hidden": [16], "d_hidden": [32]},
-                                    "budget": {"batch_size": 8}} | over)
+    params = params_with({"net": {"z_dim": 4, "g_hidden": [16], "d_hidden": [32]}, "budget": {"batch_size": 8}} | over)
     torch.manual_seed(0)
     return build(model, params, POINTS)
 
@@ -86,6 +86,6 @@ def test_a_model_section_cannot_set_what_every_model_shares(key):
 
     value = {"steps": 10, "batch_size": 8, "lr_decay": "linear"}[key]
     with pytest.raises(ParamsError, match=f"gan.{key} = .*: set for every model alike by"):
-        parse_params({"gan": {key: value}})
+        parse_params(shipped_with({"gan": {key: value}}))
     with pytest.raises(ParamsError, match=f"wgan.per_dataset.ring8.{key} = "):
-        parse_params({"wgan": {"per_dataset": {"ring8": {key: value}}}})
+        parse_params(shipped_with({"wgan": {"per_dataset": {"ring8": {key: value}}}}))

@@ -13,11 +13,17 @@ import torch
 
 from pipeline.data import datasets as D
 from pipeline.data import idx
-from pipeline.config import DataParams
+
+from .conftest import section_with, shipped_with
+
+
+def data_params(**keys):
+    """params.yaml's data: section with `keys` on top."""
+    return section_with("data", **keys)
 
 
 def test_mixtures_are_deterministic_and_centred():
-    p = DataParams(toy_train=4000, toy_test=500)
+    p = data_params(toy_train=4000, toy_test=500)
     a, b = D.make_mixture("ring8", p, seed=3), D.make_mixture("ring8", p, seed=3)
     torch.testing.assert_close(a.train_x, b.train_x)
     assert not torch.equal(a.train_x, D.make_mixture("ring8", p, seed=4).train_x)
@@ -41,7 +47,7 @@ def test_mixture_log_density_integrates_to_one():
 
 
 def test_digits_split_is_stratified_and_deterministic():
-    p = DataParams(test_fraction=0.2)
+    p = data_params(test_fraction=0.2)
     a, b = D.make_digits(p, 0), D.make_digits(p, 0)
     assert torch.equal(a.train_x, b.train_x)
     assert a.meta.n_train + a.meta.n_test == 1797 and a.meta.n_test == 360
@@ -75,7 +81,7 @@ def test_read_idx_rejects_garbage_and_truncation(tmp_path: Path):
 
 
 def test_mnist_from_a_folder_of_the_original_files(mnist_dir: Path, tmp_path: Path):
-    p = DataParams(root=str(mnist_dir), download=False)
+    p = data_params(root=str(mnist_dir), download=False)
     m = D.prepare("mnist", p, 0, tmp_path / "dl")
     assert m.train_x.shape == (60000, 1, 28, 28) and m.test_x.shape == (10000, 1, 28, 28)
     assert m.train_y.shape == (60000,) and set(m.test_y.unique().tolist()) == set(range(10))
@@ -89,7 +95,7 @@ def test_mnist_uncompressed_files_are_accepted(mnist_dir: Path, tmp_path: Path):
     for stem in idx.IDX_FILES:
         with gzip.open(mnist_dir / f"{stem}.gz") as f, open(flat / stem, "wb") as out:
             shutil.copyfileobj(f, out)
-    m = D.prepare("mnist", DataParams(root=str(flat), download=False), 0, tmp_path / "dl")
+    m = D.prepare("mnist", data_params(root=str(flat), download=False), 0, tmp_path / "dl")
     assert m.meta.n_train == 60000
 
 
@@ -99,7 +105,7 @@ def test_mnist_regzipped_files_are_accepted(mnist_dir: Path, tmp_path: Path):
     before = f.read_bytes()
     f.write_bytes(gzip.compress(gzip.decompress(before), compresslevel=1, mtime=0))
     assert f.read_bytes() != before
-    m = D.prepare("mnist", DataParams(root=str(mnist_dir), download=False), 0, tmp_path / "dl")
+    m = D.prepare("mnist", data_params(root=str(mnist_dir), download=False), 0, tmp_path / "dl")
     assert m.meta.n_test == 10000
 
 
@@ -109,7 +115,7 @@ def test_mnist_with_one_changed_byte_is_refused_naming_file_and_digest(mnist_dir
     raw[8 + 5] = (raw[8 + 5] + 1) % 10  # one label, still a valid digit
     f.write_bytes(gzip.compress(bytes(raw)))
     with pytest.raises(D.DataError) as e:
-        D.prepare("mnist", DataParams(root=str(mnist_dir), download=False), 0, tmp_path / "dl")
+        D.prepare("mnist", data_params(root=str(mnist_dir), download=False), 0, tmp_path / "dl")
     msg = str(e.value)
     assert str(f) in msg and hashlib.sha256(bytes(raw)).hexdigest()[:16] in msg
     assert idx.PUBLISHED_SHA256["mnist"]["t10k-labels-idx1-ubyte"][:16] in msg
@@ -121,7 +127,7 @@ def test_missing_files_error_names_the_four_files_and_the_folder(tmp_path: Path)
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(D.DataError) as e:
-        D.prepare("fashion_mnist", DataParams(root=str(empty), download=False), 0, tmp_path / "dl")
+        D.prepare("fashion_mnist", data_params(root=str(empty), download=False), 0, tmp_path / "dl")
     msg = str(e.value)
     for stem in idx.IDX_FILES:
         assert f"{stem}.gz" in msg
@@ -134,7 +140,7 @@ def test_prepare_stage_fails_cleanly_and_writes_nothing(tmp_path: Path, monkeypa
 
     from stages.__main__ import app
 
-    raw = {"data": {"root": str(tmp_path / "nowhere"), "download": False}}
+    raw = shipped_with({"data": {"root": str(tmp_path / "nowhere"), "download": False}})
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     monkeypatch.chdir(tmp_path)
     res = CliRunner().invoke(app, ["prepare", "--dataset", "mnist"])
@@ -176,7 +182,7 @@ def test_torchvision_root_keeps_mnist_and_fashion_apart(mnist_dir: Path, tmp_pat
     shutil.copytree(mnist_dir, root / "MNIST" / "raw")
     _fake_fashion(root / "FashionMNIST" / "raw")
     reads = _spy_reads(monkeypatch)
-    p = DataParams(root=str(root), download=False)
+    p = data_params(root=str(root), download=False)
     m = D.prepare("mnist", p, 0, tmp_path / "dl")
     assert {r.parent for r in reads} == {root / "MNIST" / "raw"}
     assert m.train_x.max().item() == 255  # real digits, not the constant fake
@@ -193,13 +199,13 @@ def test_fashion_never_falls_back_to_the_mnist_folder(mnist_dir: Path, tmp_path:
     shutil.copytree(mnist_dir, root / "MNIST" / "raw")
     reads = _spy_reads(monkeypatch)
     with pytest.raises(D.DataError, match="no folder holds all four"):
-        D.prepare("fashion_mnist", DataParams(root=str(root), download=False), 0, tmp_path / "dl")
+        D.prepare("fashion_mnist", data_params(root=str(root), download=False), 0, tmp_path / "dl")
     assert reads == []
 
 
 def test_mnist_files_in_a_flat_folder_are_not_fashion(mnist_dir: Path, tmp_path: Path):
     with pytest.raises(D.DataError, match="this is the published MNIST file, not Fashion-MNIST"):
-        D.prepare("fashion_mnist", DataParams(root=str(mnist_dir), download=False), 0, tmp_path / "dl")
+        D.prepare("fashion_mnist", data_params(root=str(mnist_dir), download=False), 0, tmp_path / "dl")
 
 
 def test_files_are_never_mixed_across_folders(mnist_dir: Path, tmp_path: Path, monkeypatch):
@@ -209,7 +215,7 @@ def test_files_are_never_mixed_across_folders(mnist_dir: Path, tmp_path: Path, m
     shutil.move(root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte.gz", root / "raw")
     reads = _spy_reads(monkeypatch)
     with pytest.raises(D.DataError) as e:
-        D.prepare("mnist", DataParams(root=str(root), download=False), 0, tmp_path / "dl")
+        D.prepare("mnist", data_params(root=str(root), download=False), 0, tmp_path / "dl")
     assert f"{root / 'MNIST' / 'raw'} lacks t10k-labels-idx1-ubyte" in str(e.value)
     assert f"{root / 'raw'} lacks train-images-idx3-ubyte" in str(e.value)
     assert reads == []
@@ -221,7 +227,7 @@ def test_the_data_set_folder_wins_over_a_flat_copy(mnist_dir: Path, tmp_path: Pa
     for stem in idx.IDX_FILES:  # a complete flat set too, but not MNIST: never read
         (root / f"{stem}.gz").write_bytes(b"junk")
     reads = _spy_reads(monkeypatch)
-    D.prepare("mnist", DataParams(root=str(root), download=False), 0, tmp_path / "dl")
+    D.prepare("mnist", data_params(root=str(root), download=False), 0, tmp_path / "dl")
     assert {r.parent for r in reads} == {root / "MNIST" / "raw"}
 
 
@@ -230,7 +236,7 @@ def test_fashion_gz_matching_the_published_md5_is_named_in_the_note(tmp_path: Pa
     md5 = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in folder.glob("*.gz")}
     monkeypatch.setattr(idx, "_published_md5", lambda name: md5 if name == "fashion_mnist" else {})
     notes: list[str] = []
-    D.prepare("fashion_mnist", DataParams(root=str(folder), download=False), 0, tmp_path / "dl", note=notes.append)
+    D.prepare("fashion_mnist", data_params(root=str(folder), download=False), 0, tmp_path / "dl", note=notes.append)
     assert "train-labels-idx1-ubyte by the .gz md5 equal to torchvision's published one" in notes[0]
     assert "train-images-idx3-ubyte by header and label range only" in notes[0]
 
@@ -242,7 +248,7 @@ def test_fashion_gz_matching_the_published_md5_is_named_in_the_note(tmp_path: Pa
 def test_fashion_labels_out_of_range_or_miscounted_are_refused(tmp_path: Path, labels, match):
     folder = _fake_fashion(tmp_path / "f", train_labels=labels)
     with pytest.raises(D.DataError, match=match) as e:
-        D.prepare("fashion_mnist", DataParams(root=str(folder), download=False), 0, tmp_path / "dl")
+        D.prepare("fashion_mnist", data_params(root=str(folder), download=False), 0, tmp_path / "dl")
     assert "train-labels-idx1-ubyte" in str(e.value) and "header and label range only" in str(e.value)
 
 
@@ -252,7 +258,7 @@ def test_refused_root_never_downloads(tmp_path: Path, monkeypatch):
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(D.DataError, match="no download is tried while data.root is set"):
-        D.prepare("mnist", DataParams(root=str(empty), download=True), 0, tmp_path / "dl")
+        D.prepare("mnist", data_params(root=str(empty), download=True), 0, tmp_path / "dl")
     assert calls == []
 
 
@@ -264,7 +270,7 @@ def test_a_download_is_checked_like_a_folder(mnist_dir: Path, tmp_path: Path, mo
             (Path(root) / "MNIST" / "raw" / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"x"))
 
     monkeypatch.setattr(idx, "_download", fake_download)
-    p = DataParams(root=None, download=True)
+    p = data_params(root=None, download=True)
     if corrupt:
         with pytest.raises(D.DataError, match="the download into .* was refused: .*train-labels-idx1-ubyte"):
             D.prepare("mnist", p, 0, tmp_path / "dl")
@@ -273,7 +279,7 @@ def test_a_download_is_checked_like_a_folder(mnist_dir: Path, tmp_path: Path, mo
 
 
 def test_source_digests_follow_the_file_contents(mnist_dir: Path):
-    p = DataParams(root=str(mnist_dir), download=False)
+    p = data_params(root=str(mnist_dir), download=False)
     before = idx.source_digests("mnist", p)
     assert sorted(before) == sorted(str(mnist_dir / f"{s}.gz") for s in idx.IDX_FILES)
     assert idx.source_digests("mnist", p) == before  # same files, same digests
@@ -283,7 +289,7 @@ def test_source_digests_follow_the_file_contents(mnist_dir: Path):
     f.write_bytes(gzip.compress(bytes(raw)))
     after = idx.source_digests("mnist", p)
     assert [k for k in before if before[k] != after[k]] == [str(f)]
-    assert idx.source_digests("ring8", p) == {} and idx.source_digests("mnist", DataParams()) == {}
+    assert idx.source_digests("ring8", p) == {} and idx.source_digests("mnist", data_params()) == {}
 
 
 def test_prepare_stage_sources_only_writes_just_the_digests(mnist_dir: Path, tmp_path: Path, monkeypatch):
@@ -294,17 +300,18 @@ def test_prepare_stage_sources_only_writes_just_the_digests(mnist_dir: Path, tmp
 
     from stages.__main__ import app
 
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"data": {"root": str(mnist_dir), "download": False}}))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(shipped_with({"data": {"root": str(mnist_dir),
+                                                                                    "download": False}})))
     monkeypatch.chdir(tmp_path)
     res = CliRunner().invoke(app, ["prepare", "--dataset", "mnist", "--sources-only"])
     assert res.exit_code == 0, res.output
     written = json.loads((tmp_path / "data" / "sources" / "mnist.json").read_text())
-    assert written == idx.source_digests("mnist", DataParams(root=str(mnist_dir)))
+    assert written == idx.source_digests("mnist", data_params(root=str(mnist_dir)))
     assert not (tmp_path / "data" / "prepared").exists()
 
 
 def test_save_load_prepared_round_trip(tmp_path: Path):
-    d = D.make_digits(DataParams(), 0)
+    d = D.make_digits(data_params(), 0)
     D.save_prepared(tmp_path / "digits", d)
     e = D.load_prepared(tmp_path / "digits")
     assert e.meta == d.meta

@@ -21,13 +21,12 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from pipeline.config import Params
 from pipeline.data.datasets import DataMeta
 from pipeline.training.distributed import RankNoise, World
 from pipeline.models.core import build
 from pipeline.training.loop import fit
 
-from .conftest import shared_keys
+from .conftest import params_with
 
 # The stage tests' helpers are imported where used: the two processes import this module, and the
 # whole CLI would cost each of them seconds.
@@ -66,8 +65,7 @@ pytestmark = pytest.mark.usefixtures("torch_settings_restored")
 
 def tiny(case: str):
     model, section, net, meta = CASES[case]
-    params = Params.model_validate(shared_keys({"net": net, model: {"batch_size": BATCH} | section,
-                                                "datasets": [meta.name]}))
+    params = params_with({"net": net, model: {"batch_size": BATCH} | section, "datasets": [meta.name]})
     torch.manual_seed(0)
     return build(model, params, meta)
 

@@ -16,12 +16,14 @@ import torch
 from pipeline.evaluation import evaluate as ev
 from pipeline.evaluation import features as feat
 from pipeline.evaluation import metrics
-from pipeline.config import Params, ParamsError, parse_params
-from pipeline.data.datasets import DataParams, prepare, to_model_space
+from pipeline.config import ParamsError, parse_params
+from pipeline.data.datasets import prepare, to_model_space
 from pipeline.models.core import build, model_config
 from pipeline.evaluation.real_stats import RealStats, real_statistics
 from pipeline.records import EvalRecord, RealRecord, TrainRecord
 from pipeline.training.loop import checkpoint, fit
+
+from .conftest import params_with, section_with, shipped_with
 
 
 # --- the in-memory FID is pytorch-fid's FID ----------------------------------------
@@ -193,14 +195,15 @@ def test_download_is_checked_against_the_published_hash(empty_hub: Path, monkeyp
 
 def test_eval_params_refuse_samples_not_above_feature_dims():
     with pytest.raises(ParamsError, match=r"eval\.n_samples = 2000: .*2048 Inception feature dims"):
-        parse_params({"eval": {"n_samples": 2000}}).eval
+        parse_params(shipped_with({"eval": {"n_samples": 2000}})).eval
     with pytest.raises(ParamsError, match=r"eval\.n_samples = 64: .*64 feature dims"):
-        parse_params({"eval": {"n_samples": 64, "inception": {"enabled": False}}}).eval
+        parse_params(shipped_with({"eval": {"n_samples": 64, "inception": {"enabled": False}}})).eval
     with pytest.raises(ParamsError, match="unknown key 'eval.n_sample'"):
-        parse_params({"eval": {"n_sample": 3000}}).eval
+        parse_params(shipped_with({"eval": {"n_sample": 3000}})).eval
     with pytest.raises(ParamsError, match=r"eval\.inception\.dims = 100"):
-        parse_params({"eval": {"inception": {"dims": 100}}}).eval
-    ok = parse_params({"eval": {"n_samples": 100, "inception": {"dims": 64}, "classifier": {"features": 8}}}).eval
+        parse_params(shipped_with({"eval": {"inception": {"dims": 100}}})).eval
+    ok = parse_params(shipped_with({"eval": {"n_samples": 100, "inception": {"dims": 64},
+                                             "classifier": {"features": 8}}})).eval
     assert ok.n_samples == 100
 
 
@@ -208,12 +211,11 @@ def test_eval_params_refuse_samples_not_above_feature_dims():
 
 TINY_EVAL = {"n_samples": 300, "sliced_samples": 400, "sliced_projections": 20, "snapshot_samples": 100,
              "inception": {"enabled": False}, "classifier": {"features": 8, "hidden": 32, "epochs": 10},
-             "loglik": {"samples": 8, "max_points": 50}}
+             "loglik": {"samples": 8, "max_points": 50}, "ais": {"enabled": False}}
 
 
 def _trained(model: str, prepared, steps: int = 20) -> tuple[dict, TrainRecord, list[dict]]:
-    params = Params.model_validate({"net": {"z_dim": 4, "g_hidden": [32], "d_hidden": [32]},
-                                    "budget": {"batch_size": 32}})
+    params = params_with({"net": {"z_dim": 4, "g_hidden": [32], "d_hidden": [32]}, "budget": {"batch_size": 32}})
     torch.manual_seed(0)
     step = build(model, params, prepared.meta)
     res = fit(step, to_model_space(prepared.train_x, prepared.meta), steps, log_every=5, n_snapshots=4,
@@ -233,8 +235,8 @@ def _evaluate(ring_or_data, model: str, steps: int = 20, status: str = "ok"):
 
 @pytest.fixture(scope="module")
 def ring():
-    data = prepare("ring8", DataParams(toy_train=600, toy_test=400), seed=0, download_dir=Path("."))
-    p = parse_params({"eval": TINY_EVAL}).eval
+    data = prepare("ring8", section_with("data", toy_train=600, toy_test=400), seed=0, download_dir=Path("."))
+    p = parse_params(shipped_with({"eval": TINY_EVAL})).eval
     return data, p, real_statistics(data, p, seed=0, device=torch.device("cpu"))
 
 
@@ -278,8 +280,8 @@ def test_diverged_model_has_no_numbers(ring):
 
 
 def test_images_without_inception_weights_say_why():
-    data = prepare("digits", DataParams(), seed=0, download_dir=Path("."))
-    p = parse_params({"eval": TINY_EVAL}).eval
+    data = prepare("digits", section_with("data"), seed=0, download_dir=Path("."))
+    p = parse_params(shipped_with({"eval": TINY_EVAL})).eval
     stats, real = real_statistics(data, p, seed=0, device=torch.device("cpu"))
     assert 0.5 < real.how.classifier_test_accuracy <= 1.0
     assert real.how.domain_dims == 8 and real.how.classifier_arch == "cnn" and real.classifier_seconds > 0
@@ -305,11 +307,10 @@ def test_uniform_circle_baseline_covers_every_mode_without_learning_them(ring):
 
 
 def test_latent_model_samples_are_draws_not_decoder_means():
-    from pipeline.config import Params
     from pipeline.data.datasets import DataMeta
 
     meta = DataMeta("ring8", "points", (2,), 10, 10)
-    vae = build("vae", Params.model_validate({"net": {"z_dim": 2, "g_hidden": [8], "d_hidden": [8]}}), meta)
+    vae = build("vae", params_with({"net": {"z_dim": 2, "g_hidden": [8], "d_hidden": [8]}}), meta)
     with torch.no_grad():
         vae.decoder.raw_log_std.fill_(math.log(0.5))
     g = torch.Generator().manual_seed(0)
@@ -322,8 +323,8 @@ def test_latent_model_samples_are_draws_not_decoder_means():
 
 def test_ais_joins_the_likelihood_record_when_enabled(ring):
     data, p, (stats, real) = ring
-    p = parse_params({"eval": TINY_EVAL | {"ais": {"enabled": True, "points": 5, "chains": 4, "steps": 10,
-                                                   "leapfrog": 2}}}).eval
+    p = parse_params(shipped_with({"eval": TINY_EVAL | {"ais": {"enabled": True, "points": 5, "chains": 4, "steps": 10,
+                                                                "leapfrog": 2, "bdmc_points": 0}}})).eval
     ckpt, train, rows = _trained("vae", data)
     res = ev.evaluate_model(ckpt, train, data, stats, rows, p, seed=0, device=torch.device("cpu"))
     a = res.record.likelihood.ais

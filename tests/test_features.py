@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from pipeline.evaluation import features as feat
-from pipeline.config import DataParams, load_params, parse_params
+from pipeline.config import load_params, parse_params
 from pipeline.data.datasets import prepare, to_model_space
 from pipeline.evaluation.real_stats import domain_extractor, train_domain_classifier
-from tests.conftest import REPO
+from tests.conftest import REPO, section_with, shipped_with
 
 
 @pytest.mark.parametrize("shape, flat", [((1, 8, 8), 48 * 2 * 2), ((1, 28, 28), 48 * 7 * 7), ((3, 9, 7), 48 * 2 * 1)])
@@ -35,12 +35,13 @@ def test_cnn_refuses_images_smaller_than_two_poolings():
 
 @pytest.fixture(scope="module")
 def digits():
-    return prepare("digits", DataParams(), seed=0, download_dir=Path("."))
+    return prepare("digits", section_with("data"), seed=0, download_dir=Path("."))
 
 
 @pytest.mark.parametrize("arch", ["mlp", "cnn"])
 def test_both_architectures_learn_digits(digits, arch):
-    c = parse_params({"eval": {"classifier": {"arch": arch, "epochs": 15}}}).eval.classifier.for_dataset("digits")
+    c = parse_params(shipped_with({"eval": {"classifier": {"arch": arch, "epochs": 15}}})).eval.classifier
+    c = c.for_dataset("digits")
     out = train_domain_classifier(digits, c, seed=0, device=torch.device("cpu"))
     assert out["test_accuracy"] > 0.9 and out["arch"] == arch and out["epochs"] == 15
     # what the evaluation rebuilds from the saved dict gives the trained net's features
@@ -57,7 +58,7 @@ def test_both_architectures_learn_digits(digits, arch):
 
 
 def test_classifier_training_is_reproducible(digits):
-    c = parse_params({"eval": {"classifier": {"epochs": 2}}}).eval.classifier
+    c = parse_params(shipped_with({"eval": {"classifier": {"epochs": 2}}})).eval.classifier
     a, b = (train_domain_classifier(digits, c, seed=3, device=torch.device("cpu")) for _ in range(2))
     for k, v in a["state"].items():
         torch.testing.assert_close(v, b["state"][k], rtol=0, atol=0)
@@ -75,7 +76,7 @@ def test_default_classifier_on_digits(digits):
 def test_default_classifier_reaches_99_percent_on_mnist(mnist_dir: Path, tmp_path: Path):
     """params.yaml's classifier on MNIST's official test set: at least 99% held-out accuracy with one CPU
     thread (the real_stats stage's setting). Its time is printed, not asserted: it depends on the machine."""
-    data = prepare("mnist", DataParams(root=str(mnist_dir), download=False), seed=0, download_dir=tmp_path)
+    data = prepare("mnist", section_with("data", root=str(mnist_dir), download=False), seed=0, download_dir=tmp_path)
     c = load_params(REPO / "params.yaml").eval.classifier.for_dataset("mnist")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

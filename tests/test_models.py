@@ -14,9 +14,10 @@ from pipeline.config import Params, ParamsError
 from pipeline.data.datasets import DataMeta
 from pipeline.models.core import AVB, WGAN, build, critic_step, make_optimizer
 from pipeline.models.core import model_config
+from pipeline.models.registry import section as model_section
 from pipeline.training.loop import checkpoint, fit, restore
 
-from .conftest import shared_keys
+from .conftest import params_with
 
 POINTS = DataMeta("ring8", "points", (2,), 256, 64)
 IMAGES = DataMeta("digits", "images", (1, 8, 8), 256, 64, levels=16, num_classes=10)
@@ -26,7 +27,7 @@ def tiny(**over) -> Params:
     raw = {"net": {"z_dim": 4, "g_hidden": [16], "d_hidden": [16]}, "train": {"log_every": 5}}
     for section, vals in over.items():
         raw[section] = vals if not isinstance(vals, dict) else raw.get(section, {}) | vals
-    return Params.model_validate(shared_keys(raw))
+    return params_with(raw)
 
 
 @pytest.mark.parametrize("model", ["gan", "wgan", "avb", "vae"])
@@ -119,7 +120,7 @@ def test_default_clip_wgan_is_unchanged_bit_for_bit():
     results = []
     for cls in (WGAN, _AlgorithmOneWGAN):
         torch.manual_seed(0)
-        step = cls(params.net, POINTS, params.wgan, params.clip)
+        step = cls(params.net, POINTS, model_section("wgan", params, POINTS.name), params.clip)
         res = fit(step, torch.randn(256, 2), 12, log_every=4, n_snapshots=3, seed=3, progress=False)
         results.append((step.state_dict(), res.rows))
     (new, rows_new), (ref, rows_ref) = results

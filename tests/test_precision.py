@@ -23,6 +23,8 @@ from pipeline.data.datasets import DataMeta
 from pipeline.models.core import build, model_config
 from pipeline.training.loop import checkpoint, fit, optimizers, restore
 
+from .conftest import params_with, shipped_with
+
 MNIST = DataMeta("mnist", "images", (1, 28, 28), 64, 64, levels=255)
 CL_RTOL = 1e-5  # losses, channels_last against contiguous
 CL_WEIGHT_LR = 0.1  # weights and buffers: absolute tolerance, in units of lr (beside the relative CL_RTOL)
@@ -46,9 +48,8 @@ def _one_thread():
 
 def dcgan(model: str = "wgan", **net) -> Params:
     """Tiny DCGAN nets (8 and 16 channels) for 28x28 images, batches of 16."""
-    return Params.model_validate({"datasets": ["mnist"], "net": {"arch": "dcgan", "width": 8, "z_dim": 8,
-                                                                 "d_hidden": [16]} | net,
-                                  "budget": {"batch_size": 16}})
+    return params_with({"datasets": ["mnist"], "net": {"arch": "dcgan", "width": 8, "z_dim": 8, "d_hidden": [16]} | net,
+                        "budget": {"batch_size": 16}})
 
 
 def trained(model: str, steps: int = 4, **net):
@@ -123,7 +124,7 @@ def test_bf16_autocast_trains_every_model_to_nearly_the_same_losses(model):
 def test_bf16_outputs_are_float32_and_eval_mode_is_float32_exactly(arch):
     net = {} if arch == "dcgan" else {"arch": "mlp", "g_hidden": [32], "d_hidden": [32]}
     ps = [dcgan(**net | {"autocast": a}) if arch == "dcgan" else
-          Params.model_validate({"net": net | {"autocast": a}}) for a in ("none", "bf16")]
+          params_with({"net": net | {"autocast": a}}) for a in ("none", "bf16")]
     meta = MNIST if arch == "dcgan" else DataMeta("digits", "images", (1, 8, 8), 64, 64, levels=16)
     (plain, bf16) = (build("wgan", p, meta) for p in ps)
     bf16.load_state_dict(plain.state_dict())
@@ -164,11 +165,13 @@ def test_checkpoints_load_whatever_the_flags(flags, tmp_path: Path):
 
 def test_the_flags_are_validated():
     with pytest.raises(ParamsError, match=r"net.autocast = 'fp16': Input should be 'none' or 'bf16'"):
-        parse_params({"datasets": ["mnist"], "net": {"arch": "dcgan", "autocast": "fp16"}})
+        parse_params(shipped_with({"datasets": ["mnist"], "net": {"arch": "dcgan", "autocast": "fp16"}}))
     with pytest.raises(ParamsError, match=r"^params.yaml: net.channels_last = True: .*only with net.arch = 'dcgan'"):
-        parse_params({"net": {"channels_last": True}})
+        parse_params(shipped_with({"net": {"channels_last": True}}))
     with pytest.raises(ParamsError, match=r"net.channels_last = 'yes please'"):
-        parse_params({"datasets": ["mnist"], "net": {"arch": "dcgan", "channels_last": "yes please"}})
-    p = parse_params({"datasets": ["mnist"], "net": {"arch": "dcgan", "channels_last": True, "autocast": "bf16"}})
+        parse_params(shipped_with({"datasets": ["mnist"], "net": {"arch": "dcgan", "channels_last": "yes please"}}))
+    p = parse_params(shipped_with({"datasets": ["mnist"], "net": {"arch": "dcgan", "channels_last": True,
+                                                                  "autocast": "bf16"}}))
     assert p.net.channels_last and p.net.autocast == "bf16"
-    assert parse_params({"net": {"autocast": "bf16"}}).net.autocast == "bf16"  # bf16 applies to the MLPs too
+    # bf16 applies to the MLPs too
+    assert parse_params(shipped_with({"net": {"autocast": "bf16"}})).net.autocast == "bf16"

@@ -20,9 +20,9 @@ from pipeline import io
 from stages.__main__ import app
 from stages.paths import resume_path
 
-from .conftest import venv_env
+from .conftest import shipped_with, venv_env
 
-TINY = {
+TINY = {  # keys over params.yaml's
     "seeds": [0],
     "data": {"toy_train": 256, "toy_test": 128},
     "net": {"z_dim": 4, "g_hidden": [16], "d_hidden": [16]},
@@ -40,7 +40,7 @@ pytestmark = pytest.mark.usefixtures("torch_settings_restored")
 
 def make_workdir(folder: Path, monkeypatch, params: dict = TINY) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "params.yaml").write_text(yaml.safe_dump(params))
+    (folder / "params.yaml").write_text(yaml.safe_dump(shipped_with(params)))
     monkeypatch.chdir(folder)
     res = CliRunner().invoke(app, ["prepare", "--dataset", "ring8"])
     assert res.exit_code == 0, res.output
@@ -242,8 +242,8 @@ def test_runs_start_longest_first_across_data_sets():
     from pipeline.config import parse_params
     from stages.train import longest_first
 
-    params = parse_params({"datasets": ["ring8", "digits"], "seeds": [0, 1],
-                           "budget": {"gflop": {"ring8": 100, "digits": 300}}})
+    params = parse_params(shipped_with({"datasets": ["ring8", "digits"], "seeds": [0, 1],
+                                        "budget": {"gflop": {"ring8": 100, "digits": 300}}}))
     runs = [("vae", ds, s) for ds in params.datasets for s in params.seeds]
     assert longest_first(runs, params) == [("vae", "digits", 0), ("vae", "digits", 1),
                                            ("vae", "ring8", 0), ("vae", "ring8", 1)]

@@ -9,9 +9,7 @@ import pytest
 import torch
 
 from pipeline import io
-from pipeline.config import Params
 from pipeline.data.datasets import DataMeta
-from pipeline.models.core import build
 from pipeline.training.loop import fit, optimizers
 
 from .conftest import build_tiny

@@ -4,8 +4,8 @@ core.py: the sections the comparison reads; theory.py: the `theory:` section; pa
 cross-key checks and the YAML loader."""
 
 from pipeline.config.core import (  # noqa: F401
-    DatasetName, ParamsError, INCEPTION_DIMS, IMAGE_DATASETS, DCGAN_DATASETS, SEED_MAX, DIGITS_SMALLEST_CLASS, W1_COST_BUDGET_BYTES, W1_MAX_SAMPLES, DataParams, NetParams, TrainParams, BudgetParams, GanParams, WganParams, WganGpParams, AvbParams, VaeParams, InceptionParams, ClassifierParams, LoglikParams, AisParams, EvalParams)
+    DatasetName, ParamsError, Int, Float, Bool, INCEPTION_DIMS, IMAGE_DATASETS, DCGAN_DATASETS, SEED_MAX, DIGITS_SMALLEST_CLASS, W1_COST_BUDGET_BYTES, W1_MAX_SAMPLES, DataParams, NetParams, TrainParams, BudgetParams, GanParams, WganParams, WganGpParams, AvbParams, VaeParams, InceptionParams, ClassifierParams, LoglikParams, AisParams, EvalParams)
 from pipeline.config.theory import (  # noqa: F401
-    Constraint, LinesParams, VanishingParams, MixtureParams, TheoryWgan, MeaningfulParams, EnergyParams, AblationParams, AvbToyParams, TheoryParams)
+    Constraint, CriticUpdate, LinesParams, VanishingParams, MixtureParams, TheoryWgan, TheoryGan, MeaningfulParams, EnergyParams, AblationParams, AvbToyParams, TheoryParams)
 from pipeline.config.params import (  # noqa: F401
-    Params, parse_params, load_params)
+    SHARED_KEYS, Params, parse_params, load_params)

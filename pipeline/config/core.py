@@ -7,16 +7,24 @@ value out of range stops the stage with one line naming the key and what is
 allowed, and nothing is written. Core functions take these models (or
 explicit arguments), never the raw dict. Several problems give several lines,
 one each: YAML syntax (`params.yaml:LINE:COL: problem`), a key given twice,
-an empty file or section, a value out of range, and constraints between keys
-(checked only where they apply, e.g. FID feature dims only with image data).
+a missing key, an empty file or section, a value out of range, and constraints
+between keys (checked only where they apply, e.g. FID feature dims only with
+image data).
+
+params.yaml is the one source of values: every key a user sets is required here,
+with no default that could disagree with the file. Only what the comparison
+derives (a model section's `steps`, `batch_size`, `lr_decay`) starts as None, and
+`per_dataset` overlays start empty. Numbers are strict: `true` is not 1.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, Strict, ValidationError, ValidationInfo,
+                      field_validator, model_validator)
+from pydantic_core import PydanticCustomError
 
 DatasetName = Literal["ring8", "grid25", "digits", "mnist", "fashion_mnist"]
 
@@ -42,6 +50,40 @@ W1_COST_BUDGET_BYTES = 4 * 2**30
 W1_MAX_SAMPLES = math.isqrt(W1_COST_BUDGET_BYTES // 8)
 
 
+def _not_a_bool(v):
+    # YAML's true/false are Python bools, which are ints: pydantic would take `seed: true` as 1
+    if isinstance(v, bool):
+        raise PydanticCustomError("bool_not_number", "must be a number, not a boolean")
+    return v
+
+
+# Numbers as params.yaml may write them: an int is an int (not `true`, 3.0 or "3"); a float is a float, an
+# int (YAML reads `gp_weight: 10` as int) or a number PyYAML leaves as text (`1e-4`), never `true`; a bool
+# is true or false, never 1.
+Int = Annotated[int, Strict(), BeforeValidator(_not_a_bool)]
+Float = Annotated[float, BeforeValidator(_not_a_bool)]
+Bool = StrictBool
+
+
+class KeyProblems(ValueError):
+    """Problems found after the fields validated (constraints between keys, overlays merged onto their
+    section): (key, value, what is allowed), one line each in ParamsError, the key below the failing
+    section's own path."""
+
+    def __init__(self, problems: list[tuple[str, object, str]]):
+        super().__init__("; ".join(f"{k} = {v!r}: {m}" for k, v, m in problems))
+        self.problems = problems
+
+
+def overlay_problems(err: ValidationError, where: str) -> list[tuple[str, object, str]]:
+    """An overlay's errors after merging, each keyed `where.key`: what KeyProblems takes."""
+    out = []
+    for e in err.errors():
+        key = ".".join([where, *(str(p) for p in e["loc"])])
+        out.append((key, e.get("input"), "unknown key" if e["type"] == "extra_forbidden" else e["msg"]))
+    return out
+
+
 class _Section(BaseModel):
     # Unknown keys are errors: a misspelt `n_critc` must not be silently ignored.
     # inf and nan are errors too: `lr: .inf` would train to nan, not fail.
@@ -62,15 +104,15 @@ def _widths(v: list[int]) -> list[int]:
 
 
 class DataParams(_Section):
-    root: Optional[str] = None  # folder of raw MNIST/Fashion-MNIST IDX files; None -> torchvision download
-    download: bool = True  # allow torchvision's downloader when `root` lacks the files
-    toy_train: int = Field(10_000, ge=100)  # samples drawn for the 2D mixtures' training split
-    toy_test: int = Field(2_000, ge=100)  # ... and for their held-out split
-    ring_radius: float = Field(1.0, gt=0)  # ring8: 8 modes on a circle (PacGAN 2D-ring)
-    ring_std: float = Field(0.05, gt=0)  # PacGAN uses 0.01; wider so a CPU-minute run can cover it
-    grid_spacing: float = Field(2.0, gt=0)  # grid25: modes at spacing * {-2..2}^2 (PacGAN 2D-grid)
-    grid_std: float = Field(0.05, gt=0)
-    test_fraction: float = 0.2  # digits has no official split
+    root: Optional[str]  # folder of raw MNIST/Fashion-MNIST IDX files; None (required all the same): download
+    download: Bool  # allow torchvision's downloader when `root` lacks the files
+    toy_train: Int = Field(ge=100)  # samples drawn for the 2D mixtures' training split
+    toy_test: Int = Field(ge=100)  # ... and for their held-out split
+    ring_radius: Float = Field(gt=0)  # ring8: 8 modes on a circle (PacGAN 2D-ring)
+    ring_std: Float = Field(gt=0)
+    grid_spacing: Float = Field(gt=0)  # grid25: modes at spacing * {-2..2}^2 (PacGAN 2D-grid)
+    grid_std: Float = Field(gt=0)
+    test_fraction: Float  # digits has no official split
 
     @field_validator("test_fraction")
     @classmethod
@@ -82,20 +124,17 @@ class DataParams(_Section):
 
 
 class NetParams(_Section):
-    arch: Literal["mlp", "dcgan"] = "mlp"  # dcgan needs 28x28 images
-    z_dim: int = Field(16, ge=1)  # latent size of G and of the AVB/VAE code
-    g_hidden: list[int] = [256, 256]  # generator / decoder MLP widths
-    d_hidden: list[int] = [256, 256]  # discriminator / critic / encoder / adversary widths
-    g_batchnorm: bool = False  # BatchNorm in the MLP generator (the DCGAN net always has it)
-    width: int = Field(64, ge=8)  # dcgan: channels of the first conv layer
-    # Training precision: bf16 runs every net's forward under torch.autocast(bfloat16) in train mode (matmuls
-    # and convs in bf16, outputs and losses in float32, weights and optimiser state float32); in eval mode
-    # (sampling, evaluation) the nets run in float32, so checkpoints and evaluated numbers do not depend on
-    # it. No fp16: it needs loss scaling. On CPU bf16 was slower (docs/performance.md); CUDA needs Ampere or later.
-    autocast: Literal["none", "bf16"] = "none"
-    # dcgan only: conv weights and image activations in torch.channels_last (NHWC), faster convs on tensor
-    # cores; the same numbers up to float rounding (tests/test_precision.py)
-    channels_last: bool = False
+    arch: Literal["mlp", "dcgan"]  # dcgan needs 28x28 images
+    z_dim: Int = Field(ge=1)  # latent size of G and of the AVB/VAE code
+    g_hidden: list[Int]  # generator / decoder MLP widths
+    d_hidden: list[Int]  # discriminator / critic / encoder / adversary widths
+    g_batchnorm: Bool  # BatchNorm in the MLP generator (the DCGAN net always has it)
+    width: Int = Field(ge=8)  # dcgan: channels of the first conv layer
+    # bf16: train-mode forwards under torch.autocast(bfloat16), weights, losses and eval-mode passes in
+    # float32, so checkpoints and evaluated numbers do not depend on it; no fp16, which needs loss scaling
+    autocast: Literal["none", "bf16"]
+    # dcgan only: NHWC convs for tensor cores, the same numbers up to float rounding (tests/test_precision.py)
+    channels_last: Bool
 
     @field_validator("g_hidden", "d_hidden")
     @classmethod
@@ -111,31 +150,29 @@ class NetParams(_Section):
 
 
 class TrainParams(_Section):
-    log_every: int = Field(10, ge=1)  # rows in the per-step log; NaN/inf is checked (and a good state kept) at each
+    log_every: Int = Field(ge=1)  # rows in the per-step log; NaN/inf is checked (and a good state kept) at each
     # seeds trained at once, one process each (with `threads` threads); 0: one per CPU core. Capped at len(seeds).
-    workers: int = Field(0, ge=0)
-    # CPU intra-op threads (torch.set_num_threads): 1 was fastest for these small nets on a shared 2-core CPU
-    # (300 WGAN steps, 256x256 MLPs: 2.8-3.9 s with 1 thread, 21-109 s with 2); a thread count can change
-    # float reductions, hence a param that reruns training
-    threads: int = Field(1, ge=1)
-    # generator steps between resume checkpoints (.resume/<ds>/<model>.pt, outside DVC's outputs; 0: none).
-    # A resumed run is bitwise the same as an uninterrupted one, so this does not change results.
-    checkpoint_every: int = Field(500, ge=0)
+    workers: Int = Field(ge=0)
+    # CPU intra-op threads (torch.set_num_threads; docs/decisions.md); a thread count can change float
+    # reductions, hence a param that reruns training
+    threads: Int = Field(ge=1)
+    # generator steps between resume checkpoints (.resume/, outside DVC's outputs; 0: none). A resumed
+    # run is bitwise the same as an uninterrupted one, so this does not change results.
+    checkpoint_every: Int = Field(ge=0)
     # every model's learning-rate schedule, one policy for all: constant (the papers') or linear, falling from
     # each optimiser's lr to 0 over the run (the WGAN-GP authors' gan_cifar_resnet.py DECAY)
-    lr_schedule: Literal["constant", "linear"] = "constant"
+    lr_schedule: Literal["constant", "linear"]
 
 
 class BudgetParams(_Section):
     """The compute every model gets (pipeline/training/budget.py): on each data set the same training FLOPs (Lucic et
     al. 2018), the same batch size, and snapshots at the same compute points."""
 
-    gflop: dict[DatasetName, float] = {"ring8": 1000.0, "grid25": 1000.0, "digits": 1000.0, "mnist": 8000.0,
-                                       "fashion_mnist": 8000.0}
-    scale: float = Field(1.0, gt=0)  # every data set's budget times this: `-S budget.scale=8` for the long run
-    batch_size: int = Field(64, ge=1)  # every model's (WGAN Algorithm 1's m; the AVB authors' MNIST runs)
-    octaves: int = Field(8, ge=1)  # the curves reach down to budget / 2**octaves ...
-    per_octave: int = Field(2, ge=1)  # ... with this many compute points per halving
+    gflop: dict[DatasetName, Float]  # training GFLOP per model, per data set
+    scale: Float = Field(gt=0)  # every data set's budget times this: `-S budget.scale=8` for the long run
+    batch_size: Int = Field(ge=1)  # every model's (WGAN Algorithm 1's m; the AVB authors' MNIST runs)
+    octaves: Int = Field(ge=1)  # the curves reach down to budget / 2**octaves ...
+    per_octave: Int = Field(ge=1)  # ... with this many compute points per halving
 
     @field_validator("gflop")
     @classmethod
@@ -152,116 +189,114 @@ class BudgetParams(_Section):
 
 
 class _ModelSection(_Section):
-    """A model's section. `per_dataset` sets some of its keys for one data set only (a step budget,
-    a penalty weight that suits 2-D points but not images); `for_dataset` applies them."""
+    """A model's section. `per_dataset` sets some of its keys for one data set only (a penalty weight
+    that suits 2-D points but not images, an epoch budget); `for_dataset` applies them. It is an
+    overlay, so leaving it out is no fallback: the section's own keys then hold for every data set."""
 
     per_dataset: dict[DatasetName, dict] = {}
 
     @model_validator(mode="after")
     def _overrides_are_valid(self):
+        problems = []
         for ds in self.per_dataset:
             try:
                 self.for_dataset(ds)
             except ValidationError as err:
-                e = err.errors()[0]
-                key = ".".join(str(p) for p in e["loc"])
-                raise ValueError(f"per_dataset.{ds}.{key}: {e['msg']}") from None
+                problems += overlay_problems(err, f"per_dataset.{ds}")
+        if problems:
+            raise KeyProblems(problems)
         return self
 
     def for_dataset(self, name: str):
-        """This section as it applies to data set `name`; its `per_dataset` emptied (not defaulted: a
-        section may give `per_dataset` a default, as `ClassifierParams` does)."""
+        """This section as it applies to data set `name` (its keys and that data set's overlay, validated
+        together), its `per_dataset` emptied."""
         base = self.model_dump(exclude={"per_dataset"})
         return type(self).model_validate(base | self.per_dataset.get(name, {}) | {"per_dataset": {}})
 
 
 class _TrainedSection(_ModelSection):
-    """A trained model's section: what every model's training schedule shares."""
+    """A trained model's section: what every model's training schedule shares. `steps`, `batch_size` and
+    `lr_decay` are not keys of params.yaml's model sections (params.py refuses them there): the comparison
+    derives them for every model alike (pipeline/models/registry.py `section`: `budget.batch_size`,
+    `train.lr_schedule`; the training stage: the steps the FLOP budget buys). Until then they are None."""
 
     # constant: every optimiser keeps its lr (the papers'); linear: every optimiser's lr falls linearly
-    # from `lr` to 0 over the run's generator steps, as in the WGAN-GP authors' CIFAR-10 code
-    # (improved_wgan_training, gan_cifar_resnet.py, DECAY), so that a run settles by its end (params.yaml
-    # says where, and what it measured)
-    lr_decay: Literal["constant", "linear"] = "constant"
+    # from `lr` to 0 over the run's generator steps (the WGAN-GP authors' gan_cifar_resnet.py, DECAY)
+    lr_decay: Optional[Literal["constant", "linear"]] = None
 
 
 class GanParams(_TrainedSection):
     """Goodfellow et al. 2014, with DCGAN's Adam settings."""
 
-    steps: int = Field(3000, ge=1)  # generator updates
-    batch_size: int = Field(64, ge=1)
-    lr: float = Field(2e-4, gt=0)
-    beta1: float = Field(0.5, ge=0, lt=1)
-    beta2: float = Field(0.999, ge=0, lt=1)
-    d_steps: int = Field(1, ge=1)  # discriminator updates per generator update
-    g_loss: Literal["nonsaturating", "minimax"] = "nonsaturating"
+    steps: Optional[Int] = Field(None, ge=1)  # generator updates (derived)
+    batch_size: Optional[Int] = Field(None, ge=1)  # (derived)
+    lr: Float = Field(gt=0)
+    beta1: Float = Field(ge=0, lt=1)
+    beta2: Float = Field(ge=0, lt=1)
+    d_steps: Int = Field(ge=1)  # discriminator updates per generator update
+    g_loss: Literal["nonsaturating", "minimax"]
 
 
 class WganParams(_TrainedSection):
-    """Arjovsky, Chintala & Bottou 2017, Algorithm 1 defaults. The clip bound is top-level `clip`."""
+    """Arjovsky, Chintala & Bottou 2017, Algorithm 1. The clip bound is top-level `clip`."""
 
-    steps: int = Field(3000, ge=1)  # generator updates
-    batch_size: int = Field(64, ge=1)
-    lr: float = Field(5e-5, gt=0)
-    optimizer: Literal["rmsprop", "adam"] = "rmsprop"
-    beta1: float = Field(0.5, ge=0, lt=1)  # adam only
-    beta2: float = Field(0.9, ge=0, lt=1)  # adam only; (0.5, 0.9) is WGAN-GP's Adam (Gulrajani et al. 2017)
-    n_critic: int = Field(5, ge=1)
+    steps: Optional[Int] = Field(None, ge=1)  # generator updates (derived)
+    batch_size: Optional[Int] = Field(None, ge=1)  # (derived)
+    lr: Float = Field(gt=0)
+    optimizer: Literal["rmsprop", "adam"]
+    beta1: Float = Field(ge=0, lt=1)  # adam only
+    beta2: Float = Field(ge=0, lt=1)  # adam only; (0.5, 0.9) is WGAN-GP's Adam (Gulrajani et al. 2017)
+    n_critic: Int = Field(ge=1)
     # clip: weights in [-clip, clip] (top-level `clip`); gp: gradient penalty (Gulrajani et al. 2017);
     # sn: spectral normalisation of the critic's layers (Miyato et al. 2018)
-    constraint: Literal["clip", "gp", "sn"] = "clip"
-    gp_weight: float = Field(10.0, gt=0)  # lambda of the gradient penalty; constraint = gp only
-    reference_schedule: bool = False  # 100 critic steps for the first 25 G steps and every 500th
-    warmup: int = Field(0, ge=0)  # 100 critic steps for the first `warmup` G steps (as the reference code's first 25)
+    constraint: Literal["clip", "gp", "sn"]
+    gp_weight: Float = Field(gt=0)  # lambda of the gradient penalty; constraint = gp only
+    reference_schedule: Bool  # 100 critic steps for the first 25 G steps and every 500th
+    warmup: Int = Field(ge=0)  # 100 critic steps for the first `warmup` G steps (as the reference code's first 25)
 
 
 class WganGpParams(WganParams):
-    """WGAN-GP (Gulrajani et al. 2017, Algorithm 1 defaults): the same WGAN with a gradient penalty of
-    weight lambda = 10 on real-fake interpolates, Adam(1e-4, beta1 0.5, beta2 0.9), n_critic 5."""
-
-    lr: float = Field(1e-4, gt=0)
-    optimizer: Literal["rmsprop", "adam"] = "adam"
-    constraint: Literal["clip", "gp", "sn"] = "gp"
+    """WGAN-GP (Gulrajani et al. 2017): the same WGAN, its section in params.yaml set to the paper's
+    Algorithm 1 (a gradient penalty on real-fake interpolates, Adam(1e-4, 0.5, 0.9), n_critic 5)."""
 
 
 class AvbParams(_TrainedSection):
     """Mescheder, Nowozin & Geiger 2017."""
 
-    steps: int = Field(3000, ge=1)  # encoder/decoder updates
-    batch_size: int = Field(64, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    adversary_lr: float = Field(1e-3, gt=0)
-    adversary_steps: int = Field(1, ge=1)  # T updates per encoder/decoder update
+    steps: Optional[Int] = Field(None, ge=1)  # encoder/decoder updates (derived)
+    batch_size: Optional[Int] = Field(None, ge=1)  # (derived)
+    lr: Float = Field(gt=0)
+    adversary_lr: Float = Field(gt=0)
+    adversary_steps: Int = Field(ge=1)  # T updates per encoder/decoder update
     # T's form: `product`, <theta(x), s(z)> + T_x(x) + T_z(z), the authors' (nets.ProductAdversary);
-    # `concat`, one MLP on (x, z). Product by default: measured better on ring8 and digits (params.yaml)
-    adversary: Literal["concat", "product"] = "product"
-    eps_dim: int = Field(16, ge=1)  # noise fed to the black-box encoder z = f(x, eps)
-    min_std: float = Field(0.01, gt=0)  # floor of the Gaussian decoder's std
+    # `concat`, one MLP on (x, z). The choice was measured: docs/decisions.md
+    adversary: Literal["concat", "product"]
+    eps_dim: Int = Field(ge=1)  # noise fed to the black-box encoder z = f(x, eps)
+    min_std: Float = Field(gt=0)  # floor of the Gaussian decoder's std
     # adaptive contrast (section 3.3): T contrasts q(z|x) with a Gaussian of its own moments, estimated
-    # from `contrast_samples` encoder draws per x, instead of with the prior. Off: measured with 3 seeds it
-    # was better on ring8, worse on the section 6.1 toy and on digits, and 2.3x slower (docs/models.md)
-    adaptive_contrast: bool = False
-    contrast_samples: int = Field(16, ge=2)
+    # from `contrast_samples` encoder draws per x, instead of with the prior (measured: docs/decisions.md)
+    adaptive_contrast: Bool
+    contrast_samples: Int = Field(ge=2)
 
 
 class VaeParams(_TrainedSection):
     """Kingma & Welling 2014; same encoder/decoder widths as AVB."""
 
-    steps: int = Field(3000, ge=1)
-    batch_size: int = Field(64, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    min_std: float = Field(0.01, gt=0)
+    steps: Optional[Int] = Field(None, ge=1)  # (derived)
+    batch_size: Optional[Int] = Field(None, ge=1)  # (derived)
+    lr: Float = Field(gt=0)
+    min_std: Float = Field(gt=0)
 
 
 # --- eval: evaluation against the held-out split -----------------------------------
 
 
 class InceptionParams(_Section):
-    enabled: bool = True  # False: report the Inception FID as unavailable without looking for weights
-    dims: int = 2048  # pytorch-fid's feature blocks: 64, 192, 768 or 2048 (pool3, the standard FID)
-    weights: Optional[str] = None  # path to pt_inception-2015-12-05-6726825d.pth; None: $FID_WEIGHTS, hub cache
-    download: bool = True  # try pytorch-fid's download when no file is found
-    batch_size: int = Field(50, ge=1)
+    enabled: Bool  # False: report the Inception FID as unavailable without looking for weights
+    dims: Int  # pytorch-fid's feature blocks: 64, 192, 768 or 2048 (pool3, the standard FID)
+    weights: Optional[str]  # path to pt_inception-2015-12-05-6726825d.pth; None (required all the same): search
+    download: Bool  # try pytorch-fid's download when no file is found
+    batch_size: Int = Field(ge=1)
 
     @field_validator("dims")
     @classmethod
@@ -273,71 +308,65 @@ class InceptionParams(_Section):
 
 class ClassifierParams(_ModelSection):
     """The domain classifier whose features give the offline ('domain') FID and precision/recall on
-    images (pipeline/evaluation/features.py). `per_dataset` sets some keys for one data set: an epoch budget, since
-    MNIST's 60,000 training images need 3 epochs (469 steps each) where digits' 1,437 take 100 (12 steps
-    each). Measured on the 2-core CPU with one thread: the CNN reached 99.17% on MNIST's test set in 103 s;
-    on digits (seeds 0-4) 98.2% in about 9 s, against the MLP's 97.0% (30 or 100 epochs)."""
+    images (pipeline/evaluation/features.py). `per_dataset` sets some keys for one data set: an epoch budget,
+    since MNIST's 60,000 training images need far fewer epochs than digits' 1,437 (measured: docs/decisions.md)."""
 
-    arch: Literal["mlp", "cnn"] = "cnn"  # cnn: two conv + pool layers before `hidden`; mlp: flattened pixels
-    channels: int = Field(24, ge=1)  # cnn: channels of the first conv layer (the second has twice as many)
-    hidden: int = Field(256, ge=1)
-    features: int = Field(64, ge=1)  # the Frechet distance's feature dimension
-    epochs: int = Field(100, ge=1)
-    batch_size: int = Field(128, ge=1)
-    lr: float = Field(2e-3, gt=0)  # Adam, annealed to 0 along a cosine over the epochs
-    per_dataset: dict[DatasetName, dict] = {"mnist": {"epochs": 3}, "fashion_mnist": {"epochs": 3}}
+    arch: Literal["mlp", "cnn"]  # cnn: two conv + pool layers before `hidden`; mlp: flattened pixels
+    channels: Int = Field(ge=1)  # cnn: channels of the first conv layer (the second has twice as many)
+    hidden: Int = Field(ge=1)
+    features: Int = Field(ge=1)  # the Frechet distance's feature dimension
+    epochs: Int = Field(ge=1)
+    batch_size: Int = Field(ge=1)
+    lr: Float = Field(gt=0)  # Adam, annealed to 0 along a cosine over the epochs
 
 
 class LoglikParams(_Section):
     """Importance-sampled log p(x) for AVB and the VAE (one estimator for both)."""
 
-    samples: int = Field(256, ge=2)  # K: encoder draws to fit the proposal, and importance draws
-    std_scale: float = Field(1.2, ge=1.0)  # proposal std = scale * moment-matched std (heavier than q)
-    max_points: int = Field(1000, ge=2)  # test points used (a seeded subset when the split is larger)
-    chunk: int = Field(100, ge=1)  # test points per forward pass (memory: chunk * samples rows)
+    samples: Int = Field(ge=2)  # K: encoder draws to fit the proposal, and importance draws
+    std_scale: Float = Field(ge=1.0)  # proposal std = scale * moment-matched std (heavier than q)
+    max_points: Int = Field(ge=2)  # test points used (a seeded subset when the split is larger)
+    chunk: Int = Field(ge=1)  # test points per forward pass (memory: chunk * samples rows)
 
 
 class AisParams(_Section):
     """Annealed importance sampling of log p(x) (Neal 2001; Wu et al. 2017) for AVB and the VAE, on a
     seeded subset of the test points. Its cost is points x chains x steps x leapfrog decoder passes
-    (forward and backward); the settings params.yaml ships take about 7 s (ring8) to 13 s (digits)
-    per run on the 2-core CPU. On a closed-form linear-Gaussian decoder they are 0.04 (sigma 0.5) to
-    0.39 nats (sigma 0.1) below the truth on average, K=64 and 1000 steps within 0.05 (tests/test_ais.py);
-    `bdmc_points` measures the same on each trained model. The code's default stays off."""
+    (forward and backward); what the shipped settings cost and how close they come: docs/decisions.md."""
 
-    enabled: bool = False
-    points: int = Field(100, ge=2)
-    chains: int = Field(16, ge=1)  # K per point
-    steps: int = Field(200, ge=1)  # T annealing steps (sigmoid schedule)
-    leapfrog: int = Field(5, ge=1)  # L per HMC transition
-    step_size: float = Field(0.05, gt=0)  # initial; adapted toward 65% acceptance (Wu et al.)
+    enabled: Bool
+    points: Int = Field(ge=2)
+    chains: Int = Field(ge=1)  # K per point
+    steps: Int = Field(ge=1)  # T annealing steps (sigmoid schedule)
+    leapfrog: Int = Field(ge=1)  # L per HMC transition
+    step_size: Float = Field(gt=0)  # initial; adapted toward 65% acceptance (Wu et al.)
     # points simulated from the model, x ~ p(x|z): forward and reverse AIS bound their log p(x) from both
     # sides (BDMC, Grosse et al. 2015), so the gap says how far these settings can be off; 0: not run
-    bdmc_points: int = Field(0, ge=0)
+    bdmc_points: Int = Field(ge=0)
 
 
 class EvalParams(_Section):
-    inception: InceptionParams = InceptionParams()
-    classifier: ClassifierParams = ClassifierParams()
-    loglik: LoglikParams = LoglikParams()
-    ais: AisParams = AisParams()
-    sliced_samples: int = Field(10_000, ge=2)  # generated samples for the sliced W1
-    sliced_projections: int = Field(200, ge=1)
-    snapshot_samples: int = Field(1000, ge=2)  # per generator snapshot, for W1 during training
+    inception: InceptionParams
+    classifier: ClassifierParams
+    loglik: LoglikParams
+    ais: AisParams
+    sliced_samples: Int = Field(ge=2)  # generated samples for the sliced W1
+    sliced_projections: Int = Field(ge=1)
+    snapshot_samples: Int = Field(ge=2)  # per generator snapshot, for W1 during training
     # subsets of real training samples at snapshot_samples: the floor's W1 there and its sd, the scale of the
     # run-state tolerance (pipeline/evaluation/convergence.py)
-    snapshot_noise_draws: int = Field(8, ge=2)
-    mode_n_std: float = Field(3.0, gt=0)  # high quality: within this many std of a mode (VEEGAN)
-    mode_min_fraction: float = Field(0.2, gt=0, le=1)  # covered: >= this share of N/K samples (PacGAN)
+    snapshot_noise_draws: Int = Field(ge=2)
+    mode_n_std: Float = Field(gt=0)  # high quality: within this many std of a mode (VEEGAN)
+    mode_min_fraction: Float = Field(gt=0, le=1)  # covered: >= this share of N/K samples (PacGAN)
     # More than the FID feature dims when an image data set is listed: checked by Params, which knows `datasets`.
-    n_samples: int = Field(2500, ge=2)  # generated samples for FID, W1 and modes (VEEGAN/PacGAN: 2,500)
+    n_samples: Int = Field(ge=2)  # generated samples for FID, W1 and modes (VEEGAN/PacGAN: 2,500)
     # a run is settled at the budget when its snapshots' W1 moves over the budget's second half by less than
     # max(settle_rtol * the floor's W1, 2 standard errors of sampling noise): pipeline/evaluation/convergence.py
-    settle_rtol: float = Field(0.1, gt=0)
-    alpha: float = Field(0.05, gt=0, lt=1)  # significance level of the paired tests over seeds in the reports
+    settle_rtol: Float = Field(gt=0)
+    alpha: Float = Field(gt=0, lt=1)  # significance level of the paired tests over seeds in the reports
     # precision and recall (Kynkaanniemi et al. 2019): each sample's manifold ball reaches its k-th nearest
     # neighbour in its own set (the paper's k = 3); on the domain FID's features, raw coordinates for 2-D
-    pr_k: int = Field(3, ge=1)
+    pr_k: Int = Field(ge=1)
 
     @field_validator("n_samples", "snapshot_samples")
     @classmethod

@@ -9,47 +9,39 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from pipeline.config.core import (
-    DCGAN_DATASETS, IMAGE_DATASETS, SEED_MAX, AvbParams, BudgetParams, DataParams, DatasetName, EvalParams, GanParams,
-    NetParams, ParamsError, TrainParams, VaeParams, WganGpParams, WganParams, _Section)
+    DCGAN_DATASETS, IMAGE_DATASETS, SEED_MAX, AvbParams, Bool, BudgetParams, DataParams, DatasetName, EvalParams, Float,
+    GanParams, Int, KeyProblems, NetParams, ParamsError, TrainParams, VaeParams, WganGpParams, WganParams, _Section)
 from pipeline.config.theory import TheoryParams
 
 # --- the whole file --------------------------------------------------------------
 
 
 # keys that the comparison sets for every model alike, and where
-_SHARED = {"steps": "budget.gflop (the steps follow from each model's FLOPs per step)",
-           "batch_size": "budget.batch_size", "lr_decay": "train.lr_schedule"}
-
-
-class _KeyProblems(ValueError):
-    """Constraints between keys that failed: (key, value, what is allowed), one line each in ParamsError."""
-
-    def __init__(self, problems: list[tuple[str, object, str]]):
-        super().__init__("; ".join(f"{k} = {v!r}: {m}" for k, v, m in problems))
-        self.problems = problems
+SHARED_KEYS = {"steps": "budget.gflop (the steps follow from each model's FLOPs per step)",
+               "batch_size": "budget.batch_size", "lr_decay": "train.lr_schedule"}
 
 
 class Params(_Section):
-    seed: int = 0  # 0..2**32 - 1 (SEED_MAX): the data split and the evaluation's draws (test points, noise)
+    seed: Int  # 0..2**32 - 1 (SEED_MAX): the data split and the evaluation's draws (test points, noise)
     # one training run per seed (weight init, batches, noise): reports show mean ± std over them
-    seeds: list[int] = [0, 1, 2]
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    seeds: list[Int]
+    device: Literal["auto", "cpu", "cuda"]
     # torch.use_deterministic_algorithms(True); on CUDA also cuDNN deterministic, no benchmark, and
     # CUBLAS_WORKSPACE_CONFIG=:4096:8: same params and device, same weights
-    deterministic: bool = True
-    clip: float = Field(0.01, gt=0)  # WGAN weight clipping bound c, top-level for `dvc exp run -S clip=...`
-    datasets: list[DatasetName] = ["ring8", "digits"]
-    data: DataParams = DataParams()
-    net: NetParams = NetParams()
-    train: TrainParams = TrainParams()
-    budget: BudgetParams = BudgetParams()
-    gan: GanParams = GanParams()
-    wgan: WganParams = WganParams()
-    wgan_gp: WganGpParams = WganGpParams()
-    avb: AvbParams = AvbParams()
-    vae: VaeParams = VaeParams()
-    eval: EvalParams = EvalParams()
-    theory: TheoryParams = TheoryParams()
+    deterministic: Bool
+    clip: Float = Field(gt=0)  # WGAN weight clipping bound c, top-level for `dvc exp run -S clip=...`
+    datasets: list[DatasetName]
+    data: DataParams
+    net: NetParams
+    train: TrainParams
+    budget: BudgetParams
+    gan: GanParams
+    wgan: WganParams
+    wgan_gp: WganGpParams
+    avb: AvbParams
+    vae: VaeParams
+    eval: EvalParams
+    theory: TheoryParams
 
     @field_validator("seed")
     @classmethod
@@ -74,6 +66,8 @@ class Params(_Section):
     def _non_empty(cls, v: list[str]) -> list[str]:
         if not v:
             raise ValueError("must name at least one data set")
+        if repeated := sorted({d for d in v if v.count(d) > 1}):
+            raise ValueError(f"must not repeat a data set ({', '.join(repeated)}): each is run once")
         return v
 
     @model_validator(mode="after")
@@ -83,10 +77,10 @@ class Params(_Section):
         # one budget and schedule for every model: a model section may not set its own
         for name in ("gan", "wgan", "wgan_gp", "avb", "vae"):
             sec = getattr(self, name)
-            for key, where, value in (*((k, k, getattr(sec, k)) for k in sorted(sec.model_fields_set & set(_SHARED))),
+            for key, where, value in (*((k, k, getattr(sec, k)) for k in sorted(sec.model_fields_set & set(SHARED_KEYS))),
                                       *((k, f"per_dataset.{ds}.{k}", v) for ds, o in sec.per_dataset.items()
-                                        for k, v in o.items() if k in _SHARED)):
-                problems.append((f"{name}.{where}", value, f"set for every model alike by {_SHARED[key]}"))
+                                        for k, v in o.items() if k in SHARED_KEYS)):
+                problems.append((f"{name}.{where}", value, f"set for every model alike by {SHARED_KEYS[key]}"))
         missing = [d for d in self.datasets if d not in self.budget.gflop]
         if missing:
             problems.append(("budget.gflop", sorted(self.budget.gflop), f"has no budget for {', '.join(missing)}"))
@@ -104,7 +98,7 @@ class Params(_Section):
             problems.append(("net.arch", "dcgan", f"needs 28x28 images ({', '.join(DCGAN_DATASETS)}), but datasets "
                                                   f"lists {', '.join(not_28)}: use net.arch = 'mlp'"))
         if problems:
-            raise _KeyProblems(problems)
+            raise KeyProblems(problems)
         return self
 
 
@@ -113,16 +107,17 @@ def _lines(err: ValidationError, source: str) -> list[str]:
     lines: list[str] = []
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"])
-        value, msg = e.get("input"), e["msg"]
+        value, msg = e.get("input"), e["msg"].removeprefix("Value error, ")  # our validators speak for themselves
         problem = e.get("ctx", {}).get("error")
-        if isinstance(problem, _KeyProblems):
-            lines += [f"{source}: {k} = {v!r}: {m}" for k, v, m in problem.problems]
+        if isinstance(problem, KeyProblems):  # its keys are below the section that raised it
+            lines += [f"{source}: {'.'.join(filter(None, (key, k)))} = {v!r}: {m}" for k, v, m in problem.problems]
+        elif e["type"] == "missing":  # a key (or a whole section) left out: nothing stands in for it
+            lines.append(f"{source}: missing key '{key}'")
         elif e["type"] == "extra_forbidden":
             lines.append(f"{source}: unknown key '{key}'")
         elif value is None and e["type"] in ("model_type", "dict_type"):
             # `gan:` with nothing under it: YAML reads None
-            lines.append(f"{source}: {key} = None: an empty section; indent its keys under it, "
-                         "or delete the line for the defaults")
+            lines.append(f"{source}: {key} = None: an empty section; indent its keys under it")
         elif isinstance(value, dict):  # a whole section's check: its keys are in the message
             lines.append(f"{source}: {key}: {msg}")
         else:
@@ -196,6 +191,6 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         raise ParamsError(_yaml_line(err, str(path))) from None
     except OSError as err:
         raise ParamsError(f"{path}: cannot be read: {err.strerror}") from None
-    if raw is None:  # empty, or only comments: refused rather than silently all defaults
+    if raw is None:  # empty, or only comments: one line rather than a missing-key line per section
         raise ParamsError(f"{path}: is empty: expected the params mapping (see the repository's params.yaml)")
     return parse_params(raw, str(path))

@@ -9,7 +9,6 @@ import math
 import platform
 import time
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 import torch

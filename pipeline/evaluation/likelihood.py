@@ -6,6 +6,8 @@ the decoder's model space (pixels in [-1, 1]), in nats per sample.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -19,12 +21,12 @@ from pipeline.records import AisEstimate, Likelihood
 
 
 @torch.no_grad()
-def likelihood(step: LatentModel, x: Tensor, p: LoglikParams, seed: int, ais: AisParams = AisParams()) -> Likelihood:
+def likelihood(step: LatentModel, x: Tensor, p: LoglikParams, seed: int, ais: Optional[AisParams] = None) -> Likelihood:
     """For each x: K encoder draws z ~ q(z|x) give the model's ELBO (`step.elbo`) and a
     moment-matched diagonal Gaussian r(z|x) = N(mean, (std_scale * std)^2); K fresh draws
     from r give log w = log p(x|z) + log p(z) - log r(z|x), and
     `metrics.importance_log_likelihood`. It needs no density of q, which AVB's
-    implicit encoder does not have.
+    implicit encoder does not have. `ais` (eval.ais): AIS on the first test points too, when enabled.
     """
     torch.manual_seed(seed)  # AVB's encoder noise comes from the global stream
     k = p.samples
@@ -43,7 +45,7 @@ def likelihood(step: LatentModel, x: Tensor, p: LoglikParams, seed: int, ais: Ai
         loglik=ll.mean, loglik_se=ll.stderr, ess_fraction=ll.ess_fraction,
         points=len(elbo), samples=k, std_scale=p.std_scale,
         units="nats per sample, model space" + (" (pixels in [-1, 1])" if step.images else ""),
-        ais=_ais(step, x[: ais.points], ais, seed, elbo[: ais.points]) if ais.enabled else None,
+        ais=_ais(step, x[: ais.points], ais, seed, elbo[: ais.points]) if ais is not None and ais.enabled else None,
     )
 
 

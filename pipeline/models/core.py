@@ -391,11 +391,32 @@ def build(model: str, params: Params, meta: DataMeta) -> Step:
     """The step object for `model` (a `pipeline.models.registry` name), configured from validated params."""
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose from {sorted(MODELS)}")
-    if params.net.arch == "dcgan" and tuple(meta.shape) != (1, 28, 28):
+    return _step(model, params.net, section(model, params, meta.name),
+                 {k: getattr(params, k) for k in MODELS[model].top_level}, meta)
+
+
+def from_config(model: str, config: dict, meta: DataMeta) -> Step:
+    """The step object `build` made, from :func:`model_config`'s output (a checkpoint's `config`). That
+    holds only the keys that decide the nets, not a whole params.yaml, so each section is validated alone."""
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; choose from {sorted(MODELS)}")
+    spec = MODELS[model]
+    own = Params.model_fields[spec.section].annotation.model_validate(config[spec.section])
+    p = own.model_copy(update={"batch_size": config["budget"]["batch_size"], "lr_decay": config["train"]["lr_schedule"]})
+    net = NetParams.model_validate(_NET_KEYS_ADDED | config["net"])
+    return _step(model, net, p, {k: config[k] for k in spec.top_level}, meta)
+
+
+# `net:` keys younger than some checkpoints, as those were trained (float32, NCHW). Neither changes the
+# weights' names or shapes, and evaluation runs float32 whatever they say.
+_NET_KEYS_ADDED = {"autocast": "none", "channels_last": False}
+
+
+def _step(model: str, net: NetParams, p, top_level: dict, meta: DataMeta) -> Step:
+    if net.arch == "dcgan" and tuple(meta.shape) != (1, 28, 28):
         raise ParamsError(f"params.yaml: net.arch = 'dcgan' needs 28x28 images; {meta.name} has shape {meta.shape}")
     spec = MODELS[model]
-    step = globals()[spec.step](params.net, meta, section(model, params, meta.name),
-                                **{k: getattr(params, k) for k in spec.top_level})
+    step = globals()[spec.step](net, meta, p, **top_level)
     step.name = spec.name
     return step
 

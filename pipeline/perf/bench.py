@@ -41,11 +41,16 @@ from pipeline.training.loop import fit
 # critic 784-512-256-1 with LeakyReLU(0.2); generator 100-128-256-512-1024-784
 # with BatchNorm and Tanh.
 REFERENCE_NETS = NetParams(arch="mlp", z_dim=100, g_hidden=[128, 256, 512, 1024], d_hidden=[512, 256],
-                           g_batchnorm=True)
+                           g_batchnorm=True, width=64, autocast="none", channels_last=False)
 # The pipeline's own DCGAN nets (pipeline/models/nets.py) at width 64, z 100 (DCGAN's nz):
 # critic conv 1->64->128 (4x4, stride 2; 28 -> 14 -> 7), head 6272-256-1;
 # generator 100-6272 (BatchNorm, ReLU), deconv 128->64->1 (7 -> 14 -> 28), Tanh.
-DCGAN_NETS = NetParams(arch="dcgan", z_dim=100, width=64)
+DCGAN_NETS = NetParams(arch="dcgan", z_dim=100, g_hidden=[256, 256], d_hidden=[256, 256], g_batchnorm=False, width=64,
+                       autocast="none", channels_last=False)
+# The reference loop's WGAN (PyTorch-GAN wgan.py, as Arjovsky et al. 2017, Algorithm 1): RMSProp at 5e-5 and
+# weight clipping; Adam's betas and the penalty weight go unused. Batch size and n_critic are the bench's options.
+REFERENCE_WGAN = dict(lr=5e-5, optimizer="rmsprop", beta1=0.5, beta2=0.9, constraint="clip", gp_weight=10.0,
+                      reference_schedule=False, warmup=0, lr_decay="constant")
 
 BIG_MATMUL = (128, 784, 512)  # (m, k, n): the first critic layer on a real + fake batch of 64
 
@@ -294,7 +299,7 @@ def _sync(device: torch.device) -> None:
 def make_wgan(meta: DataMeta, net: NetParams, batch_size: int, n_critic: int, clip: float, seed: int,
               device: torch.device) -> WGAN:
     torch.manual_seed(seed)
-    p = WganParams(batch_size=batch_size, n_critic=n_critic)
+    p = WganParams(**REFERENCE_WGAN, batch_size=batch_size, n_critic=n_critic)
     return WGAN(net, meta, p, clip).to(device)
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from pipeline.models import losses
-from pipeline.config import WganParams
+from pipeline.config import CriticUpdate
 from pipeline.theory.nets import EnsembleMLP
 from pipeline.theory.updates import ensemble_critic_step
 
@@ -58,7 +58,9 @@ def ensemble_rate(spec: StepSpec, members: int, threads: int, steps: int, warmup
     # EnsembleMLP drops a trailing output dimension of 1; the generator's is `dim`, kept as (E, B, dim)
     z = lambda: torch.randn(members, spec.batch, spec.z_dim, generator=gen)  # noqa: E731
 
-    critic = WganParams(n_critic=spec.n_critic)  # constraint clip: the theory parts' ensemble critic step
+    # the theory parts' ensemble critic step, clipped: it reads the constraint (Adam's betas and a penalty weight
+    # would apply to other constraints only)
+    critic = CriticUpdate(optimizer="rmsprop", lr=spec.lr, beta1=0.5, beta2=0.9, constraint="clip", gp_weight=10.0)
 
     def step() -> None:
         for _ in range(spec.n_critic):

@@ -103,7 +103,7 @@ def discriminator_js_estimates(thetas: Tensor, p: LinesParams, gen: torch.Genera
     it climbs to log 2 for any theta != 0, however small, because the supports are disjoint.
     """
     disc = EnsembleMLP(len(thetas), [2, *p.hidden, 1])
-    opt = gan_optimizer(disc.parameters(), p.critic_lr)
+    opt = gan_optimizer(disc.parameters(), p.critic_lr, p.d_betas)
     zeros = torch.zeros_like(thetas)
     for _ in range(p.critic_steps):
         discriminator_step(disc, opt, sample_lines(zeros, p.batch_size, gen), sample_lines(thetas, p.batch_size, gen))
@@ -127,7 +127,7 @@ def learning_demo(loss: str, p: LinesParams, gen: torch.Generator, theta0: float
     g_loss = losses.wgan_generator_loss if wgan else losses.GENERATOR_LOSSES[loss]
     cp = p.critic(p.demo_constraint)
     net = _scorer(p.hidden, spectral=wgan and cp.constraint == "sn")
-    opt_d = make_optimizer(net.parameters(), cp) if wgan else gan_optimizer(net.parameters(), p.critic_lr)
+    opt_d = make_optimizer(net.parameters(), cp) if wgan else gan_optimizer(net.parameters(), p.critic_lr, p.d_betas)
     theta = torch.tensor(theta0, requires_grad=True)
     opt_g = torch.optim.SGD([theta], lr=p.demo_lr)
     # lr decays linearly to 0: the critic lags behind theta, so a constant step

@@ -14,14 +14,12 @@ import torch
 from torch import Tensor, nn
 
 from pipeline.models import losses
-from pipeline.config import GanParams, WganParams
-
-_GAN = GanParams()  # the core GAN's Adam(beta1, beta2) = (0.5, 0.999)
+from pipeline.config import CriticUpdate
 
 
-def gan_optimizer(params, lr: float) -> torch.optim.Optimizer:
-    """The core GAN's optimiser (DCGAN's Adam(0.5, 0.999)) at learning rate `lr`."""
-    return torch.optim.Adam(params, lr=lr, betas=(_GAN.beta1, _GAN.beta2))
+def gan_optimizer(params, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
+    """The core GAN's optimiser, Adam (DCGAN's), at learning rate `lr` with the part's `betas`."""
+    return torch.optim.Adam(params, lr=lr, betas=tuple(betas))
 
 
 def _split(net: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
@@ -47,7 +45,7 @@ def discriminator_step(disc: nn.Module, opt: torch.optim.Optimizer, real: Tensor
 
 
 def ensemble_critic_step(critic: nn.Module, opt: torch.optim.Optimizer, real: Tensor, fake: Tensor,
-                         p: WganParams, clip: float) -> None:
+                         p: CriticUpdate, clip: float) -> None:
     """`pipeline.models.core.critic_step` for E critics on (E, B, d): the sum of the members' losses
     E f(fake) - E f(real) [+ gp_weight * penalty], clipping after the step for `clip`."""
     members = real.shape[0]

@@ -51,7 +51,7 @@ def run_vanishing(p: VanishingParams, seed: int) -> VanishingResult:
         return (mean + std * torch.randn(n, generator=gen)).detach()[:, None]
 
     disc = Squeeze(mlp([1, *p.hidden, 1]))
-    opt_d = gan_optimizer(disc.parameters(), p.d_lr)
+    opt_d = gan_optimizer(disc.parameters(), p.d_lr, p.d_betas)
     critic = Squeeze(mlp([1, *p.hidden, 1]))
     cp = p.critic()
     if cp.constraint == "sn":

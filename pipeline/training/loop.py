@@ -339,11 +339,9 @@ def checkpoint(step: Step, result: TrainResult, config: dict) -> dict:
 
 def restore(ckpt: dict, device: torch.device | str = "cpu") -> Step:
     """Rebuild a trained step object from :func:`checkpoint`'s output (eval mode)."""
-    from pipeline.config import Params
     from pipeline.data.datasets import DataMeta
-    from pipeline.models.core import build
+    from pipeline.models.core import from_config
 
-    params = Params.model_validate(ckpt["config"])
-    step = build(ckpt["model"], params, DataMeta.from_dict(ckpt["meta"]))
+    step = from_config(ckpt["model"], ckpt["config"], DataMeta.from_dict(ckpt["meta"]))
     step.load_state_dict(ckpt["state"])
     return step.to(device).eval()
