@@ -75,12 +75,17 @@ class KeyProblems(ValueError):
         self.problems = problems
 
 
+def message(error: dict) -> str:
+    """pydantic's message for one error, without the 'Value error, ' it puts before our validators' own words."""
+    return error["msg"].removeprefix("Value error, ")
+
+
 def overlay_problems(err: ValidationError, where: str) -> list[tuple[str, object, str]]:
     """An overlay's errors after merging, each keyed `where.key`: what KeyProblems takes."""
     out = []
     for e in err.errors():
         key = ".".join([where, *(str(p) for p in e["loc"])])
-        out.append((key, e.get("input"), "unknown key" if e["type"] == "extra_forbidden" else e["msg"]))
+        out.append((key, e.get("input"), "unknown key" if e["type"] == "extra_forbidden" else message(e)))
     return out
 
 

@@ -10,7 +10,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from pipeline.config.core import (
     DCGAN_DATASETS, IMAGE_DATASETS, SEED_MAX, AvbParams, Bool, BudgetParams, DataParams, DatasetName, EvalParams, Float,
-    GanParams, Int, KeyProblems, NetParams, ParamsError, TrainParams, VaeParams, WganGpParams, WganParams, _Section)
+    GanParams, Int, KeyProblems, NetParams, ParamsError, TrainParams, VaeParams, WganGpParams, WganParams, _Section, message)
 from pipeline.config.theory import TheoryParams
 
 # --- the whole file --------------------------------------------------------------
@@ -107,7 +107,7 @@ def _lines(err: ValidationError, source: str) -> list[str]:
     lines: list[str] = []
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"])
-        value, msg = e.get("input"), e["msg"].removeprefix("Value error, ")  # our validators speak for themselves
+        value, msg = e.get("input"), message(e)
         problem = e.get("ctx", {}).get("error")
         if isinstance(problem, KeyProblems):  # its keys are below the section that raised it
             lines += [f"{source}: {'.'.join(filter(None, (key, k)))} = {v!r}: {m}" for k, v, m in problem.problems]
