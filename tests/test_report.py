@@ -260,7 +260,7 @@ def test_diverged_runs_are_shown_as_diverged_not_numbers():
     assert f.modes.models[0].model == "wgan"  # a model without numbers covers no modes, and is not listed
     assert [e.model for e in f.estimates] == ["wgan", "wgan_gp"]
     # the rendered table: every metric cell of the model that diverged in every seed says so
-    page = render_dataset(d, {"seeds": list(SEEDS)})
+    page = render_dataset(d, {"seeds": list(SEEDS), "net": {"arch": "mlp"}})
     table = page.split("## Every metric at the budget")[1]
     row = next(line for line in table.splitlines() if line.startswith("| gan "))
     cells = [c.strip() for c in row.strip("|").split("|")]
@@ -277,7 +277,7 @@ def test_table_columns_follow_the_data_set_and_unavailable_inception_fid_is_foot
     digits = _find(_digits()).table
     assert digits.columns[0] == "fid_inception" and "modes_covered" not in digits.columns
     assert [r.inception_note for r in digits.rows] == [1, 1] and digits.notes == [NO_INCEPTION]
-    page = render_dataset(_digits(), {"seeds": list(SEEDS)})
+    page = render_dataset(_digits(), {"seeds": list(SEEDS), "net": {"arch": "mlp"}})
     assert "| gan | unavailable [1] |" in page and f"\n[1] {NO_INCEPTION}\n" in page
 
 
@@ -292,7 +292,7 @@ def test_a_number_that_rounds_up_to_more_digits_is_written_plainly():
         for t in r.trains:
             t.flops = int(999.7e9)
     assert all(r.gflop == pytest.approx(999.7) for r in _find(d).table.rows)
-    table = render_dataset(d, {"seeds": list(SEEDS)}).split("## Every metric at the budget")[1]
+    table = render_dataset(d, {"seeds": list(SEEDS), "net": {"arch": "mlp"}}).split("## Every metric at the budget")[1]
     row = next(line for line in table.splitlines() if line.startswith("| wgan "))
     assert [c.strip() for c in row.strip("|").split("|")][-3] == "1000"
 
@@ -300,7 +300,7 @@ def test_a_number_that_rounds_up_to_more_digits_is_written_plainly():
 def test_sections_are_separated_by_one_blank_line():
     ring = _golden_ring()
     ring.figures.append("../figures/ring8/curves.png")  # two figures under Figures
-    pages = [render_dataset(ring, {"seeds": list(SEEDS)}), render_dataset(_digits(), {"seeds": list(SEEDS)}),
+    pages = [render_dataset(ring, {"seeds": list(SEEDS), "net": {"arch": "mlp"}}), render_dataset(_digits(), {"seeds": list(SEEDS), "net": {"arch": "mlp"}}),
              render_index([ring, _digits()], {"ring8": "results/ring8.md", "digits": "results/digits.md"},
                           {"mnist": ("results/mnist.md", "mnist")})]
     assert all("\n\n\n" not in page for page in pages)
@@ -452,8 +452,8 @@ def assert_golden(name: str, text: str) -> None:
 
 
 def test_golden_results_page():
-    assert_golden("ring8.md", render_dataset(_golden_ring(), {"seeds": list(SEEDS), "clip": 0.01,
-                                                              "eval": {"alpha": 0.05, "settle_rtol": 0.1}}))
+    assert_golden("ring8.md", render_dataset(_golden_ring(), {"seeds": list(SEEDS), "net": {"arch": "mlp"},
+                                                              "clip": 0.01, "eval": {"alpha": 0.05, "settle_rtol": 0.1}}))
 
 
 def test_golden_index():

@@ -110,6 +110,7 @@ def render_dataset(d: DatasetResults, params: dict) -> str:
     verdicts, the full table at the budget, the rest of the reading, figures, method, params, environment."""
     compute = next((f for f in d.figures if f.endswith("w1_vs_compute.png")), None)
     return render("dataset.md.j2", f=findings.dataset_findings(d), real=d.real, compute_figure=compute,
+                  nets=params["net"]["arch"].upper(),
                   figures=[(PurePosixPath(f).stem, f) for f in d.figures if f != compute],
                   params_yaml=yaml.safe_dump(params, sort_keys=False).rstrip())
 
