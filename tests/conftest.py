@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny params, the shared MNIST copy, a scratch repo copy."""
+"""Shared fixtures: params from the shipped params.yaml, the MNIST files of DATA_ROOT, a scratch repo copy."""
 
 from __future__ import annotations
 
