@@ -24,6 +24,7 @@ data set, the readings' findings included; the pieces here:
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 from typing import Optional
 
@@ -71,10 +72,7 @@ class AnytimeRow:
 
 def state_counts(runs: list[EvalRecord]) -> dict[str, int]:
     """state -> how many of `runs` are in it, in the order they first appear."""
-    counts: dict[str, int] = {}
-    for r in runs:
-        counts[r.state] = counts.get(r.state, 0) + 1
-    return counts
+    return dict(Counter(r.state for r in runs))
 
 
 def w1_at(r: EvalRecord, share: float) -> Optional[float]:

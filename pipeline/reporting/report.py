@@ -10,17 +10,15 @@ is no fixed prose that a new run could contradict. Diverged runs are shown as di
 from __future__ import annotations
 
 import math
-import re
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Optional
 
 import jinja2
 import yaml
-from jinja2.ext import Extension
 
 from pipeline.evaluation.convergence import STATES
-from pipeline.reporting import findings
+from pipeline.reporting import findings, templating
 from pipeline.reporting.readings import LOW_ESS
 from pipeline.reporting.results import DatasetResults
 from pipeline.reporting.seedstats import Spread
@@ -78,24 +76,10 @@ FILTERS = {"num": fmt, "ms": ms, "fixed": fixed, "states": states, "state": STAT
            "plural": plural, "listed": listed}
 
 
-class LineContinuation(Extension):
-    """A template line ending in a backslash goes on on the next one: the backslash, the line break and the
-    next line's indentation are dropped. A markdown bullet or table row is one line, however long; in the
-    template it can be several."""
-
-    def preprocess(self, source: str, name: Optional[str], filename: Optional[str] = None) -> str:
-        return re.sub(r"\\\n[ \t]*", "", source)
-
-
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-                             autoescape=False, extensions=[LineContinuation])
-    env.filters.update(FILTERS)
-    env.globals.update(DASH=DASH, ANYTIME=findings.ANYTIME, POWER=findings.POWER, LOW_ESS=LOW_ESS,
-                       CLASSIFIER_NAMES=CLASSIFIER_NAMES)
-    return env
+    return templating.environment(TEMPLATES, FILTERS, DASH=DASH, ANYTIME=findings.ANYTIME, POWER=findings.POWER,
+                                  LOW_ESS=LOW_ESS, CLASSIFIER_NAMES=CLASSIFIER_NAMES)
 
 
 def render(template: str, **context) -> str:

@@ -13,9 +13,8 @@ import math
 from pathlib import Path
 from typing import Optional, Sequence
 
-import jinja2
-
 from pipeline.records import Record, TheorySeeds
+from pipeline.reporting import templating
 from pipeline.theory import findings
 from pipeline.theory.findings import MainRun, Stat
 
@@ -76,21 +75,8 @@ def ms(stat: Stat, digits: int = 3, n: bool = True) -> str:
 FILTERS = {f.__name__: f for f in (num, fixed, signed, sci, pct, seed_name, seed_label, ms)}
 
 
-def environment(folder: Path = TEMPLATES) -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(folder),
-        undefined=jinja2.StrictUndefined,  # a misspelt field fails the render, not a blank in the page
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=False,  # markdown, not HTML
-    )
-    env.filters.update(FILTERS)
-    return env
-
-
 def render_page(page: findings.Page) -> str:
-    return environment().get_template("page.md.j2").render(page=page)
+    return templating.environment(TEMPLATES, FILTERS).get_template("page.md.j2").render(page=page)
 
 
 def render(records: dict[str, Record], seeds: Optional[dict[str, TheorySeeds]] = None,
